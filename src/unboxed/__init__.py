@@ -1,0 +1,30 @@
+"""unboxed: open up deep-learning models, and measure how far each explanation can be trusted."""
+__version__ = "0.1.0"
+
+from .errors import InputError, LayerNotFoundError, ModelAccessError, UnboxedError
+from .explanation import Attribution, Explanation
+from .model import ModelAdapter, adapt
+from .taxonomy import Access, Engagement, Format, MethodInfo, Scope, get_method, methods
+
+
+def explain(model, inputs, method: str = "integrated_gradients", target=None, **settings):
+    """Explain `model` on `inputs` with the method registered as `method`.
+
+    >>> import torch, unboxed
+    >>> result = unboxed.explain(torch.nn.Linear(3, 2), torch.ones(1, 3), method="saliency", target=1)
+    >>> result.values.shape
+    (1, 3)
+    """
+    return get_method(method)(model, **settings).explain(inputs, target=target)
+
+
+def load(path):
+    """Load any explanation saved with `.save()` (never unpickles)."""
+    return Explanation.load(path)
+
+
+__all__ = [
+    "Access", "Attribution", "Engagement", "Explanation", "Format", "InputError", "LayerNotFoundError",
+    "MethodInfo", "ModelAccessError", "ModelAdapter", "Scope", "UnboxedError", "adapt", "explain", "get_method",
+    "load", "methods",
+]

@@ -1,0 +1,337 @@
+"""ModelAdapter: the only place that knows how to call a model.
+
+It evaluates in batches under a memory budget, resolves targets, finds layers by name, and runs
+every explanation inside `preserved()`, which puts the model back exactly as it was: hooks, modes,
+requires_grad, .grad and buffers, even when the explanation raises.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import InputError, LayerNotFoundError, ModelAccessError
+from .targets import Target, TargetLike, resolve_target
+from .validation import as_tensor
+
+DEFAULT_MEMORY_BUDGET = 2 * 1024**3
+_HOOK_DICTS = (
+    "_forward_hooks",
+    "_forward_pre_hooks",
+    "_backward_hooks",
+    "_backward_pre_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks_with_kwargs",
+)
+
+
+def adapt(model: Any, **settings) -> "ModelAdapter":
+    """Wrap any supported model in a ModelAdapter (an adapter is returned as it is).
+
+    Torch modules get gradients and layers; scikit-learn estimators (via `predict_proba`, then
+    `decision_function`, then `predict`) and plain callables `f(batch) -> scores` are black boxes.
+
+    >>> import torch
+    >>> adapter = adapt(torch.nn.Linear(3, 2))
+    >>> adapter.has_gradients, adapter.predict(torch.ones(4, 3)).shape
+    (True, torch.Size([4, 2]))
+    """
+    if isinstance(model, ModelAdapter):
+        return model
+    if isinstance(model, nn.Module):
+        return TorchAdapter(model, **settings)
+    for method in ("predict_proba", "decision_function", "predict"):
+        if hasattr(model, method) and hasattr(model, "fit"):
+            return CallableAdapter(getattr(model, method), name=type(model).__name__, numpy_io=True, **settings)
+    if callable(model):
+        return CallableAdapter(model, **settings)
+    raise InputError(f"cannot explain a {type(model).__name__}: give a torch nn.Module, a scikit-learn estimator or a callable")
+
+
+class ModelAdapter:
+    """Common interface over torch modules and black boxes. Use `adapt()` to make one."""
+
+    has_gradients = False
+
+    def __init__(self, batch_size: int | None = None, memory_budget: int = DEFAULT_MEMORY_BUDGET):
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise InputError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+        if not isinstance(memory_budget, (int, float)) or memory_budget <= 0:
+            raise InputError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
+        self.batch_size = batch_size
+        self.memory_budget = int(memory_budget)
+
+    # --- what every adapter provides ------------------------------------------------------------
+    device = torch.device("cpu")
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def fingerprint(self) -> str:
+        raise NotImplementedError
+
+    def bytes_per_sample(self, sample: torch.Tensor, with_grad: bool) -> int:
+        """Estimated memory one sample costs in a forward (and backward) pass."""
+        return int(sample[:1].numel() * sample.element_size() * (8 if with_grad else 4))
+
+    @contextmanager
+    def preserved(self) -> Iterator[None]:
+        yield
+
+    # --- shared machinery -----------------------------------------------------------------------
+    def chunk_size(self, inputs: torch.Tensor, with_grad: bool = False) -> int:
+        """How many samples one model call may take: the user's batch_size, else the memory budget."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return max(1, self.memory_budget // max(1, self.bytes_per_sample(inputs, with_grad)))
+
+    def check_inputs(self, inputs: Any, name: str = "inputs") -> torch.Tensor:
+        """Validate inputs (numeric, finite, non-empty) and move them to the model's device."""
+        return as_tensor(inputs, name).to(self.device)
+
+    def predict(self, inputs: Any) -> torch.Tensor:
+        """Model outputs for `inputs`, evaluated in batches without gradients; shape (n, outputs)."""
+        inputs = self.check_inputs(inputs)
+        size = self.chunk_size(inputs)
+        with self.preserved(), torch.no_grad():
+            return torch.cat([self._call(chunk) for chunk in inputs.split(size)])
+
+    def scores(self, inputs: torch.Tensor, target: Target) -> torch.Tensor:
+        """The explained score per sample, batched and without gradients; shape (n,)."""
+        size = self.chunk_size(inputs)
+        with self.preserved(), torch.no_grad():
+            return torch.cat(
+                [target.take(slice(i, i + size)).select(self._call(inputs[i : i + size])) for i in range(0, len(inputs), size)]
+            )
+
+    def resolve_target(self, inputs: torch.Tensor, target: TargetLike) -> Target:
+        """Check `target` against the model's outputs on `inputs` (argmax when None)."""
+        return resolve_target(target, self.predict(inputs))
+
+    def _call(self, batch: torch.Tensor) -> torch.Tensor:
+        outputs = self._forward(batch)
+        if not isinstance(outputs, torch.Tensor):
+            outputs = torch.as_tensor(np.asarray(outputs), device=batch.device)
+        if outputs.ndim == 1:
+            outputs = outputs[:, None]
+        if outputs.shape[0] != batch.shape[0]:
+            raise InputError(f"the model returned {outputs.shape[0]} rows for a batch of {batch.shape[0]}")
+        return outputs
+
+    def require_gradients(self, method: str) -> None:
+        if not self.has_gradients:
+            raise ModelAccessError(
+                f"{method} needs gradients, but this model is a black box ({self.name}); "
+                "give a torch nn.Module, or use a model-agnostic method such as occlusion"
+            )
+
+    name = "model"
+
+
+class CallableAdapter(ModelAdapter):
+    """A black box: any `f(batch) -> scores`. With `numpy_io`, it gets and returns numpy arrays."""
+
+    def __init__(self, function: Callable, name: str | None = None, numpy_io: bool = True, **settings):
+        super().__init__(**settings)
+        self.function = function
+        self.numpy_io = numpy_io
+        self.name = name or getattr(function, "__qualname__", type(function).__name__)
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        if not self.numpy_io:
+            return self.function(batch)
+        outputs = np.asarray(self.function(batch.cpu().numpy()))
+        return torch.as_tensor(outputs, dtype=batch.dtype if np.issubdtype(outputs.dtype, np.floating) else None)
+
+    def fingerprint(self) -> str:
+        owner = getattr(self.function, "__self__", None)
+        described = repr(owner.get_params()) if hasattr(owner, "get_params") else self.name
+        for attribute in ("coef_", "intercept_", "feature_importances_", "coefs_"):
+            value = getattr(owner, attribute, None)
+            if value is not None:
+                described += repr(np.asarray(value, dtype=object).tolist())
+        return hashlib.sha256(described.encode()).hexdigest()[:16]
+
+
+class TorchAdapter(ModelAdapter):
+    """A torch nn.Module: gradients, layers and hooks, always restored afterwards.
+
+    Explanations run the model in eval mode (dropout off, BatchNorm on running statistics) unless
+    `eval_mode=False`; the module's own modes are put back when the explanation ends.
+    """
+
+    has_gradients = True
+
+    def __init__(self, module: nn.Module, eval_mode: bool = True, **settings):
+        super().__init__(**settings)
+        self.module = module
+        self.eval_mode = eval_mode
+        self.name = type(module).__name__
+        self._probe_cache: dict[tuple, int] = {}
+
+    @property
+    def device(self) -> torch.device:
+        tensor = next(iter(self.module.parameters()), None)
+        if tensor is None:
+            tensor = next(iter(self.module.buffers()), None)
+        return tensor.device if tensor is not None else torch.device("cpu")
+
+    @property
+    def dtype(self) -> torch.dtype:
+        tensor = next(iter(self.module.parameters()), None)
+        return tensor.dtype if tensor is not None else torch.get_default_dtype()
+
+    def check_inputs(self, inputs: Any, name: str = "inputs") -> torch.Tensor:
+        return as_tensor(inputs, name).to(device=self.device, dtype=self.dtype)
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        try:
+            return self.module(batch)
+        except RuntimeError as error:
+            if any(word in str(error) for word in ("shape", "size", "dimension", "channels", "Expected")):
+                raise InputError(
+                    f"the model cannot take inputs of shape {tuple(batch.shape[1:])} per sample: {str(error).splitlines()[0]}"
+                ) from None
+            raise
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256(self.name.encode())
+        for key, tensor in self.module.state_dict().items():
+            digest.update(key.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()[:16]
+
+    # --- layers ---------------------------------------------------------------------------------
+    def layer(self, name: str | nn.Module) -> nn.Module:
+        """The submodule with dotted name `name` (a module is returned as it is)."""
+        if isinstance(name, nn.Module):
+            return name
+        modules = dict(self.module.named_modules())
+        if name not in modules:
+            names = [n for n in modules if n]
+            close = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
+            hint = f"did you mean {', '.join(map(repr, close))}?" if close else f"layers include {', '.join(names[:8])}, ..."
+            raise LayerNotFoundError(f"the model has no layer named {name!r}; {hint}")
+        return modules[name]
+
+    def layer_names(self, kind: type | tuple[type, ...] = nn.Module) -> list[str]:
+        """Dotted names of the submodules of type `kind`, in definition order."""
+        return [n for n, m in self.module.named_modules() if n and isinstance(m, kind)]
+
+    # --- restoring the model --------------------------------------------------------------------
+    @contextmanager
+    def preserved(self) -> Iterator[None]:
+        """Run a block and put the model back as it was, whatever happens inside."""
+        modules = list(self.module.modules())
+        modes = [m.training for m in modules]
+        hooks = [{attr: set(getattr(m, attr, {}).keys()) for attr in _HOOK_DICTS} for m in modules]
+        params = list(self.module.parameters())
+        requires = [p.requires_grad for p in params]
+        grads = [p.grad for p in params]
+        buffers = [(b, b.detach().clone()) for b in self.module.buffers()]
+        if self.eval_mode:
+            self.module.eval()
+        try:
+            yield
+        finally:
+            for module, mode, before in zip(modules, modes, hooks):
+                module.training = mode
+                for attr, keys in before.items():
+                    registry = getattr(module, attr, None)
+                    for key in [k for k in (registry or {}) if k not in keys]:
+                        del registry[key]
+            for param, requires_grad, grad in zip(params, requires, grads):
+                param.requires_grad_(requires_grad)
+                param.grad = grad
+            with torch.no_grad():
+                for buffer, saved in buffers:
+                    buffer.copy_(saved)
+
+    # --- gradients ------------------------------------------------------------------------------
+    def bytes_per_sample(self, sample: torch.Tensor, with_grad: bool) -> int:
+        """Probe one forward pass and add up every module's output: the activations a sample keeps."""
+        key = (tuple(sample.shape[1:]), sample.dtype, with_grad)
+        if key not in self._probe_cache:
+            total = [sample[:1].numel() * sample.element_size()]
+
+            def count(module, args, output):
+                if isinstance(output, torch.Tensor):
+                    total[0] += output.numel() * output.element_size()
+
+            leaves = [m for m in self.module.modules() if not list(m.children())]
+            with self.preserved(), torch.no_grad():
+                handles = [m.register_forward_hook(count) for m in leaves]
+                try:
+                    self._call(torch.zeros_like(sample[:1]))
+                finally:
+                    for handle in handles:
+                        handle.remove()
+            self._probe_cache[key] = total[0] * (3 if with_grad else 2)
+        return self._probe_cache[key]
+
+    def gradients(
+        self,
+        inputs: torch.Tensor,
+        target: Target,
+        layer: str | nn.Module | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """d score / d inputs (or d score / d layer output), batched under the memory budget.
+
+        Returns (gradients, scores, activations); activations are the layer's outputs when `layer`
+        is given, else None. Each sample's score depends on that sample only, so summing scores
+        over a batch gives every sample's own gradient in one backward pass.
+        """
+        module = self.layer(layer) if layer is not None else None
+        size = self.chunk_size(inputs, with_grad=True)
+        grads, scores, activations = [], [], []
+        with self.preserved():
+            for start in range(0, len(inputs), size):
+                chunk = inputs[start : start + size].detach().requires_grad_(True)
+                part_target = target.take(slice(start, start + size))
+                grad, score, activation = self._chunk_gradient(chunk, part_target, module)
+                grads.append(grad)
+                scores.append(score)
+                activations.append(activation)
+        return (
+            torch.cat(grads),
+            torch.cat(scores),
+            torch.cat(activations) if module is not None else None,
+        )
+
+    def _chunk_gradient(self, chunk, target, module):
+        captured = []
+
+        def keep(_module, _args, output):
+            if not isinstance(output, torch.Tensor):
+                raise InputError(f"layer {type(_module).__name__} returns {type(output).__name__}, not a tensor")
+            if captured:
+                raise InputError(
+                    f"layer {type(_module).__name__} is called more than once per forward pass; "
+                    "pick a layer that is used once"
+                )
+            captured.append(output)
+
+        handle = module.register_forward_hook(keep) if module is not None else None
+        try:
+            with torch.enable_grad():
+                score = target.select(self._call(chunk))
+                wrt = captured[0] if module is not None else chunk
+                if not wrt.requires_grad:
+                    raise ModelAccessError("the score does not depend on the inputs through differentiable operations")
+                (grad,) = torch.autograd.grad(score.sum(), wrt)
+        finally:
+            if handle is not None:
+                handle.remove()
+        return grad.detach(), score.detach(), captured[0].detach() if module is not None else None
+
+
+def describe_model(adapter: ModelAdapter) -> dict[str, Any]:
+    """Provenance of a model: what it is and a fingerprint of its weights."""
+    return {"model": adapter.name, "model_fingerprint": adapter.fingerprint(), "gradients": adapter.has_gradients}
+

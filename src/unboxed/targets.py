@@ -1,0 +1,81 @@
+"""Which output of the model an explanation is about: a class index, one per sample, or a callable."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Union
+
+import numpy as np
+import torch
+
+from .errors import InputError
+
+TargetLike = Union[None, int, "np.ndarray", torch.Tensor, list, Callable[[torch.Tensor], torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Resolved target: per-sample output indices, or a callable that maps outputs (n, ...) to scores (n,)."""
+
+    index: torch.Tensor | None = None
+    function: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    def select(self, outputs: torch.Tensor) -> torch.Tensor:
+        """The scalar score per sample that is being explained."""
+        if self.function is not None:
+            scores = self.function(outputs)
+            if not isinstance(scores, torch.Tensor) or scores.shape != outputs.shape[:1]:
+                shape = getattr(scores, "shape", type(scores).__name__)
+                raise InputError(f"target callable must return one score per sample, shape ({outputs.shape[0]},); got {shape}")
+            return scores
+        flat = outputs.reshape(outputs.shape[0], -1)
+        return flat.gather(1, self.index.to(flat.device)[:, None])[:, 0]
+
+    def take(self, rows: torch.Tensor | slice) -> "Target":
+        """The same target restricted (or expanded) to the given sample rows."""
+        if self.index is None:
+            return self
+        return Target(index=self.index[rows])
+
+    def repeat(self, times: int) -> "Target":
+        """Target for inputs repeated `times` times along the batch (block order: all samples, then again)."""
+        if self.index is None:
+            return self
+        return Target(index=self.index.repeat(times))
+
+    def as_list(self) -> list | str:
+        """A JSON-friendly description, for provenance."""
+        if self.index is None:
+            return getattr(self.function, "__name__", "callable")
+        return self.index.tolist()
+
+
+def resolve_target(target: TargetLike, outputs: torch.Tensor) -> Target:
+    """Check `target` against the model's `outputs` on the inputs, and resolve it.
+
+    `None` picks the predicted class (argmax) for multi-output models and the only output otherwise.
+
+    >>> resolve_target(1, torch.zeros(2, 3)).index.tolist()
+    [1, 1]
+    """
+    n = outputs.shape[0]
+    width = int(np.prod(outputs.shape[1:])) if outputs.ndim > 1 else 1
+    if callable(target) and not isinstance(target, torch.Tensor):
+        resolved = Target(function=target)
+        resolved.select(outputs)  # fail now, with a clear message, on a bad callable
+        return resolved
+    if target is None:
+        index = outputs.reshape(n, -1).argmax(dim=1) if width > 1 else torch.zeros(n, dtype=torch.long)
+        return Target(index=index.cpu())
+    index = torch.as_tensor(np.asarray(target) if not isinstance(target, torch.Tensor) else target)
+    if index.is_floating_point() or index.is_complex() or index.dtype == torch.bool:
+        raise InputError(f"target must be integer class indices or a callable, got dtype {index.dtype}")
+    if index.ndim == 0:
+        index = index.expand(n)
+    if index.ndim != 1 or index.shape[0] != n:
+        raise InputError(f"target must be one index, or one per sample ({n}); got shape {tuple(index.shape)}")
+    bad = (index < 0) | (index >= width)
+    if bool(bad.any()):
+        raise InputError(
+            f"target {int(index[bad][0])} is out of range: the model has {width} output(s), valid targets are 0..{width - 1}"
+        )
+    return Target(index=index.long().cpu().clone())

@@ -1,0 +1,52 @@
+"""Seeded, deterministic initialisation and training loops shared by the zoo's small models."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def init_weights(model: nn.Module, seed: int) -> nn.Module:
+    """Re-initialise every Linear/Conv layer (PyTorch's default scheme) from a local generator."""
+    generator = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+            nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
+            if module.bias is not None:
+                fan_in = module.weight[0].numel()
+                bound = 1 / math.sqrt(fan_in)
+                nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+    return model
+
+
+def fit_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float,
+                   batch_size: int, seed: int, weight_decay: float = 0.0) -> None:
+    """Adam on cross-entropy with seeded shuffling; leaves the model in eval mode."""
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=generator)
+        for rows in order.split(batch_size):
+            optimiser.zero_grad()
+            nn.functional.cross_entropy(model(x[rows]), y[rows]).backward()
+            optimiser.step()
+        schedule.step()
+    model.eval()
+    for param in model.parameters():
+        param.grad = None
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    with torch.no_grad():
+        return float((model(x).argmax(1) == y).float().mean())
+
+
+def split(n: int, test_fraction: float, seed: int, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified train/test indices."""
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(np.arange(n), test_size=test_fraction, random_state=seed, stratify=labels)
