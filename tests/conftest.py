@@ -1,0 +1,38 @@
+import pytest
+import torch
+
+from unboxed import zoo
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return zoo.load("digits_cnn")
+
+
+@pytest.fixture(scope="session")
+def cancer():
+    return zoo.load("breast_cancer_mlp")
+
+
+@pytest.fixture(scope="session")
+def effnet():
+    return zoo.load("efficientnet_lite0", photos=("coffee", "chelsea"))
+
+
+@pytest.fixture
+def linear():
+    generator = torch.Generator().manual_seed(0)
+    model = torch.nn.Linear(5, 3)
+    with torch.no_grad():
+        model.weight.copy_(torch.randn(3, 5, generator=generator))
+        model.bias.copy_(torch.randn(3, generator=generator))
+    inputs = torch.randn(4, 5, generator=generator)
+    return model, inputs
+
+
+def assert_close_relative(ours, theirs, rtol=1e-4):
+    """|ours - theirs| <= rtol * max|theirs| elementwise: relative agreement of a whole map."""
+    ours, theirs = torch.as_tensor(ours).double(), torch.as_tensor(theirs).double().detach()
+    scale = theirs.abs().max().clamp_min(1e-12)
+    error = (ours - theirs).abs().max() / scale
+    assert error <= rtol, f"relative error {float(error):.3g} > {rtol}"
