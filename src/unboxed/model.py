@@ -20,6 +20,7 @@ from .targets import Target, TargetLike, resolve_target
 from .validation import as_tensor
 
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3
+CPU_BATCH_CAP = 256
 _HOOK_DICTS = (
     "_forward_hooks",
     "_forward_pre_hooks",
@@ -89,7 +90,9 @@ class ModelAdapter:
         """How many samples one model call may take: the user's batch_size, else the memory budget."""
         if self.batch_size is not None:
             return self.batch_size
-        return max(1, self.memory_budget // max(1, self.bytes_per_sample(inputs, with_grad)))
+        by_budget = max(1, self.memory_budget // max(1, self.bytes_per_sample(inputs, with_grad)))
+        # Past a few hundred samples a CPU gains nothing from bigger batches and loses its caches.
+        return min(by_budget, CPU_BATCH_CAP) if self.device.type == "cpu" else by_budget
 
     def check_inputs(self, inputs: Any, name: str = "inputs") -> torch.Tensor:
         """Validate inputs (numeric, finite, non-empty) and move them to the model's device."""
@@ -111,8 +114,14 @@ class ModelAdapter:
             )
 
     def resolve_target(self, inputs: torch.Tensor, target: TargetLike) -> Target:
-        """Check `target` against the model's outputs on `inputs` (argmax when None)."""
-        return resolve_target(target, self.predict(inputs))
+        """Check `target` against the model's outputs on `inputs` (argmax when None).
+
+        Explicit indices need only the output width, so one sample is evaluated, not the batch.
+        """
+        if target is None or (callable(target) and not isinstance(target, torch.Tensor)):
+            return resolve_target(target, self.predict(inputs))
+        probe = self.predict(inputs[:1])
+        return resolve_target(target, probe.expand(len(inputs), *probe.shape[1:]))
 
     def _call(self, batch: torch.Tensor) -> torch.Tensor:
         outputs = self._forward(batch)
@@ -256,7 +265,7 @@ class TorchAdapter(ModelAdapter):
     # --- gradients ------------------------------------------------------------------------------
     def bytes_per_sample(self, sample: torch.Tensor, with_grad: bool) -> int:
         """Probe one forward pass and add up every module's output: the activations a sample keeps."""
-        key = (tuple(sample.shape[1:]), sample.dtype, with_grad)
+        key = (tuple(sample.shape[1:]), sample.dtype)
         if key not in self._probe_cache:
             total = [sample[:1].numel() * sample.element_size()]
 
@@ -272,8 +281,8 @@ class TorchAdapter(ModelAdapter):
                 finally:
                     for handle in handles:
                         handle.remove()
-            self._probe_cache[key] = total[0] * (3 if with_grad else 2)
-        return self._probe_cache[key]
+            self._probe_cache[key] = total[0]
+        return self._probe_cache[key] * (3 if with_grad else 2)
 
     def gradients(
         self,
@@ -306,16 +315,15 @@ class TorchAdapter(ModelAdapter):
 
     def _chunk_gradient(self, chunk, target, module):
         captured = []
+        layer_name = None if module is None else next(n for n, m in self.module.named_modules() if m is module)
 
         def keep(_module, _args, output):
             if not isinstance(output, torch.Tensor):
-                raise InputError(f"layer {type(_module).__name__} returns {type(output).__name__}, not a tensor")
+                raise InputError(f"layer {layer_name!r} returns {type(output).__name__}, not a tensor")
             if captured:
-                raise InputError(
-                    f"layer {type(_module).__name__} is called more than once per forward pass; "
-                    "pick a layer that is used once"
-                )
+                raise InputError(f"layer {layer_name!r} is called more than once per forward pass; pick a layer that is used once")
             captured.append(output)
+            return output.clone()  # a later in-place op (ReLU(inplace=True)) must not overwrite what we keep
 
         handle = module.register_forward_hook(keep) if module is not None else None
         try:

@@ -34,7 +34,7 @@ class Target:
         """The same target restricted (or expanded) to the given sample rows."""
         if self.index is None:
             return self
-        return Target(index=self.index[rows])
+        return Target(index=self.index[rows.cpu() if isinstance(rows, torch.Tensor) else rows])
 
     def repeat(self, times: int) -> "Target":
         """Target for inputs repeated `times` times along the batch (block order: all samples, then again)."""

@@ -9,3 +9,12 @@ __all__ += ["IntegratedGradients"]
 from .guided import Deconvolution, GuidedBackprop
 
 __all__ += ["Deconvolution", "GuidedBackprop"]
+from .smoothgrad import SmoothGrad
+
+__all__ += ["SmoothGrad"]
+from .cam import CAM, BaseCAM, GradCAM, GradCAMPlusPlus, GuidedGradCAM
+
+__all__ += ["BaseCAM", "CAM", "GradCAM", "GradCAMPlusPlus", "GuidedGradCAM"]
+from .occlusion import Occlusion
+
+__all__ += ["Occlusion"]

@@ -18,7 +18,7 @@ def path_points(n_steps: int, rule: str) -> tuple[np.ndarray, np.ndarray]:
     """Positions alpha in [0, 1] along the path and the weight of each, for the quadrature `rule`.
 
     >>> alphas, weights = path_points(4, "riemann_trapezoid")
-    >>> alphas.tolist(), float(weights.sum())
+    >>> alphas.tolist(), round(float(weights.sum()), 12)
     ([0.0, 0.3333333333333333, 0.6666666666666666, 1.0], 1.0)
     """
     n = n_steps
