@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
 
+from ..random import torch_generator
 from ..errors import InputError
 from ..validation import broadcast_like
 
@@ -26,7 +27,7 @@ def make_baselines(spec: Any, inputs: torch.Tensor, seed: int | None = 0, blur_s
     specs = spec if isinstance(spec, list) else [spec]
     if not specs:
         raise InputError("baselines is an empty list: give at least one baseline")
-    generator = torch.Generator().manual_seed(0 if seed is None else seed)
+    generator = torch_generator(seed)
     return torch.stack([_one_baseline(item, inputs, generator, blur_sigma) for item in specs])
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from ..random import torch_generator
 from ..taxonomy import Access, Engagement, Format, MethodInfo, Scope, get_method, register
 from ..targets import Target
 from ..validation import check_choice, check_positive_float, check_positive_int
@@ -16,7 +17,8 @@ class SmoothGrad(AttributionExplainer):
     """Average a gradient method over `n_samples` noisy copies of each input (Smilkov et al., 2017).
 
     Noise is Gaussian with standard deviation `noise_level * (max(x) - min(x))` per sample, drawn
-    from a generator seeded with `seed` (same seed, same result, on any device and batch size).
+    from a generator seeded with `seed` (same seed, same result, on any device and batch size;
+    None draws fresh noise each call).
     `variant`: "smoothgrad" (mean), "smoothgrad_sq" (mean of squares, Adebayo et al.) or "vargrad"
     (variance). `method` names the wrapped gradient method; extra keywords are its settings.
 
@@ -49,7 +51,7 @@ class SmoothGrad(AttributionExplainer):
         n = len(inputs)
         flat = inputs.reshape(n, -1)
         sigma = (self.noise_level * (flat.max(1).values - flat.min(1).values)).view(-1, *([1] * (inputs.ndim - 1)))
-        generator = torch.Generator().manual_seed(0 if self.seed is None else self.seed)
+        generator = torch_generator(self.seed)
         draws_per_call = max(1, self.model.chunk_size(inputs, with_grad=True) // n)
         total = torch.zeros_like(inputs)
         total_sq = torch.zeros_like(inputs)

@@ -1,0 +1,206 @@
+"""The `unboxed` command: browse the method catalogue, explain one zoo input, build the gallery.
+
+    unboxed methods [--engagement E] [--format F] [--scope S] [--access A]
+    unboxed explain --model digits_cnn --method integrated_gradients [--index 3] [--target 7] [--setting n_steps=64]
+    unboxed demo --out reports
+
+Mistakes in what was asked (unknown names, bad settings) print one line `error: ...` and exit
+with status 2; no traceback.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Iterator, Optional
+
+import typer
+
+from .errors import InputError, UnboxedError
+
+app = typer.Typer(
+    name="unboxed",
+    help="Open up deep-learning models: attributions and more, each measured for faithfulness.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+COLUMNS = ("name", "engagement", "format", "scope", "access", "summary")
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn an UnboxedError into `error: <message>` on stderr and exit status 2."""
+    try:
+        yield
+    except UnboxedError as error:
+        message = " ".join(str(error).split())  # one line, whatever the message holds
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(2) from None
+
+
+def format_table(rows: list[dict[str, str]], columns: tuple[str, ...] = COLUMNS) -> str:
+    """Left-aligned plain-text columns with a header line.
+
+    >>> print(format_table([{"name": "a", "x": "long"}], ("name", "x")))
+    name  x
+    a     long
+    """
+    widths = {c: max([len(c)] + [len(str(r[c])) for r in rows]) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns).rstrip()]
+    lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in columns).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+AxisOption = Optional[list[str]]
+
+
+@app.command("methods")
+def methods_command(
+    engagement: Annotated[AxisOption, typer.Option(help="passive or active (repeat for several)")] = None,
+    format: Annotated[AxisOption, typer.Option(help="attribution, rules, hidden-semantics, examples, counterfactual, causal")] = None,
+    scope: Annotated[AxisOption, typer.Option(help="local, semi-local or global")] = None,
+    access: Annotated[AxisOption, typer.Option(help="black-box, gradients or internals")] = None,
+) -> None:
+    """List the method catalogue, filtered on any axis of the taxonomy."""
+    from .taxonomy import methods
+
+    with user_errors():
+        found = methods(engagement=engagement, format=format, scope=scope, access=access)
+    if not found:
+        typer.echo("no method matches these filters")
+        return
+    typer.echo(format_table([info.as_dict() for info in found]))
+
+
+def parse_setting(text: str) -> tuple[str, object]:
+    """`key=value` -> (key, value); the value is read as a Python literal (numbers, tuples, True, None) or kept as text.
+
+    >>> parse_setting("window=(1, 4, 4)"), parse_setting("rule=riemann_left"), parse_setting("absolute=False")
+    (('window', (1, 4, 4)), ('rule', 'riemann_left'), ('absolute', False))
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise InputError(f"a setting must look like key=value, got {text!r}")
+    try:
+        value = ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError):
+        value = raw.strip()
+    return key, value
+
+
+def check_settings(method: str, settings: dict) -> None:
+    """Reject settings the method's constructor does not take, naming the ones it does."""
+    from .taxonomy import get_method
+
+    parameters = inspect.signature(get_method(method).__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    known = [name for name in parameters if name not in ("self", "model")]
+    for key in settings:
+        if key not in parameters or key in ("self", "model"):
+            raise InputError(f"{method} has no setting {key!r}; its settings are: {', '.join(known) or 'none'}")
+
+
+def resolve_cli_target(target: Optional[str], class_names: list[str]):
+    """None, a class index, or a class name (exact, case-insensitive) -> a class index or None."""
+    if target is None:
+        return None
+    try:
+        return int(target)
+    except ValueError:
+        pass
+    lowered = [name.lower() for name in class_names]
+    if target.lower() in lowered:
+        return lowered.index(target.lower())
+    import difflib
+
+    close = difflib.get_close_matches(target.lower(), lowered, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(class_names[lowered.index(c)] for c in close)}?" if close else ""
+    raise InputError(f"target {target!r} is neither a class index nor a class name of this model{hint}")
+
+
+@app.command("explain")
+def explain_command(
+    model: Annotated[str, typer.Option(help="zoo model: efficientnet_lite0, digits_cnn or breast_cancer_mlp")],
+    method: Annotated[str, typer.Option(help="a registered method (see `unboxed methods`)")],
+    index: Annotated[int, typer.Option(help="which held-out sample of the zoo model")] = 0,
+    target: Annotated[Optional[str], typer.Option(help="class index or name to explain (default: the predicted class)")] = None,
+    out: Annotated[Path, typer.Option(help="folder for the picture and the raw result")] = Path("explanations"),
+    setting: Annotated[
+        Optional[list[str]], typer.Option(help="method setting key=value (repeatable); overrides the gallery defaults")
+    ] = None,
+) -> None:
+    """Explain one zoo model input with one method: writes a PNG picture and the raw result (.npz)."""
+    from . import zoo
+    from .gallery import gallery_settings, sample_labels
+    from .taxonomy import get_method
+    from .viz import figure_to_png, plot_single
+
+    with user_errors():
+        explainer_class = get_method(method)
+        zoo_model = zoo.load(model)
+        n = len(zoo_model.inputs)
+        if not -n <= index < n:
+            raise InputError(f"index {index} is out of range: {model} has {n} held-out samples (0..{n - 1})")
+        index = index % n
+        overrides = dict(parse_setting(text) for text in setting or [])
+        check_settings(method, overrides)
+        settings = {**gallery_settings(method, zoo_model), **overrides}
+        inputs = zoo_model.inputs[index : index + 1]
+        class_target = resolve_cli_target(target, zoo_model.class_names)
+        attribution = explainer_class(zoo_model.model, **settings).explain(inputs, target=class_target)
+        if attribution.feature_names is None and zoo_model.feature_names is not None:
+            attribution.feature_names = list(zoo_model.feature_names)
+    stem = f"{model}_{method}_{index}"
+    label = sample_labels(zoo_model, [index], inputs)[0]
+    explained = attribution.target[0] if isinstance(attribution.target, list) else attribution.target
+    title = method
+    if isinstance(explained, int) and 0 <= explained < len(zoo_model.class_names):
+        label += f"\nexplaining {zoo_model.class_names[explained]} (score {float(attribution.scores[0]):.3g})"
+        title = f"{method}: {zoo_model.class_names[explained]}"
+    image = zoo_model.display(inputs)[0] if zoo_model.display is not None and attribution.layout == "image" else None
+    figure = plot_single(attribution, 0, image=image, label=label, title=title)
+    picture = figure_to_png(figure, out / f"{stem}.png")
+    raw = attribution.save(out / f"{stem}.npz")
+    shown = ", ".join(f"{k}={v!r}" for k, v in settings.items()) or "defaults"
+    typer.echo(f"{method} on {model}[{index}] ({shown}): {label.replace(chr(10), '; ')}")
+    if attribution.delta is not None:
+        typer.echo(f"completeness gap |delta| = {float(abs(attribution.delta[0])):.3g}")
+    typer.echo(f"picture: {picture}")
+    typer.echo(f"raw result: {raw}")
+
+
+@app.command("demo")
+def demo_command(
+    out: Annotated[Path, typer.Option(help="folder for the gallery (index.html, pictures, raw results)")] = Path("reports"),
+    model: Annotated[Optional[list[str]], typer.Option(help="zoo model(s) to include (default: all three)")] = None,
+    method: Annotated[Optional[list[str]], typer.Option(help="method(s) to include (default: every attribution method)")] = None,
+    samples: Annotated[Optional[int], typer.Option(min=1, help="inputs per model (default: 4 each)")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Run every attribution method on the zoo models and write the gallery (index.html)."""
+    from .gallery import MODELS, build_gallery
+
+    with user_errors():
+        gallery = build_gallery(out, models=tuple(model or MODELS), methods=method, n_samples=samples, show_progress=progress)
+    if not progress:
+        typer.echo(f"gallery written to {gallery.index} ({gallery.seconds:.0f} s)")
+    for entry in gallery.skipped:
+        typer.echo(f"skipped {entry.method} on {entry.model}: {entry.reason}")
+    for entry in gallery.failed:
+        typer.echo(f"FAILED {entry.method} on {entry.model}: {entry.reason}", err=True)
+    if gallery.failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover - `python -m unboxed.cli`
+    app(prog_name="unboxed")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
