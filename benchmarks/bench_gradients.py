@@ -27,9 +27,9 @@ from unboxed import adapt, zoo
 from unboxed.attribution import GradCAM, GuidedBackprop, IntegratedGradients, Occlusion, Saliency, SmoothGrad
 
 SETUPS = {
-    # model: (number of inputs, occlusion window, occlusion stride)
-    "digits_cnn": (64, (1, 4, 4), (1, 4, 4)),
-    "efficientnet_lite0": (16, (3, 32, 32), (3, 32, 32)),
+    # model: (number of inputs, occlusion window, occlusion stride, images per Captum model call)
+    "digits_cnn": (64, (1, 4, 4), (1, 4, 4), 256),
+    "efficientnet_lite0": (16, (3, 32, 32), (3, 32, 32), 32),
 }
 IG_STEPS, SMOOTH_SAMPLES = 50, 25
 
@@ -73,7 +73,8 @@ def occlusion_windows(shape, window, stride) -> int:
 
 
 def bench_model(name: str, repeats: int) -> list[dict]:
-    n, window, stride = SETUPS[name]
+    n, window, stride, batch = SETUPS[name]
+    per_call = max(1, batch // n)  # Captum batches by perturbations per input: keep its calls at `batch` images
     loaded = zoo.load(name)
     model = loaded.model
     inputs = loaded.inputs.repeat(-(-n // len(loaded.inputs)), 1, 1, 1)[:n].contiguous()
@@ -86,11 +87,11 @@ def bench_model(name: str, repeats: int) -> list[dict]:
          lambda: CaptumSaliency(model).attribute(inputs, target=target), n, True),
         (f"integrated_gradients ({IG_STEPS} steps)",
          lambda: IntegratedGradients(ours_model, n_steps=IG_STEPS).explain(inputs, target=target),
-         lambda: CaptumIG(model).attribute(inputs, target=target, n_steps=IG_STEPS, internal_batch_size=64), n * IG_STEPS, True),
+         lambda: CaptumIG(model).attribute(inputs, target=target, n_steps=IG_STEPS, internal_batch_size=batch), n * IG_STEPS, True),
         (f"smoothgrad ({SMOOTH_SAMPLES} samples)",
          lambda: SmoothGrad(ours_model, n_samples=SMOOTH_SAMPLES, noise_level=0.1).explain(inputs, target=target),
          lambda: NoiseTunnel(CaptumSaliency(model)).attribute(inputs, target=target, nt_type="smoothgrad",
-                                                             nt_samples=SMOOTH_SAMPLES, nt_samples_batch_size=64, stdevs=0.1),
+                                                             nt_samples=SMOOTH_SAMPLES, nt_samples_batch_size=per_call, stdevs=0.1),
          n * SMOOTH_SAMPLES, True),
         ("guided_backprop", lambda: GuidedBackprop(ours_model).explain(inputs, target=target),
          lambda: CaptumGuidedBackprop(model).attribute(inputs, target=target), n, True),
@@ -99,7 +100,7 @@ def bench_model(name: str, repeats: int) -> list[dict]:
         (f"occlusion ({windows} windows)",
          lambda: Occlusion(ours_model, window=window, stride=stride).explain(inputs, target=target),
          lambda: CaptumOcclusion(model).attribute(inputs, target=target, sliding_window_shapes=window, strides=stride,
-                                                  perturbations_per_eval=64), n * windows, False),
+                                                  perturbations_per_eval=per_call), n * windows, False),
     ]
     results = []
     for method, ours, captum, passes, with_grad in rows:
@@ -137,7 +138,7 @@ def memory_table(steps: int = 200) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(SETUPS), choices=list(SETUPS))
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs per timing")
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--memory-child", nargs=2, type=int, metavar=("BUDGET", "STEPS"))
     args = parser.parse_args()

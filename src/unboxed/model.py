@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import weakref
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -21,6 +22,9 @@ from .validation import as_tensor
 
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3
 CPU_BATCH_CAP = 256
+# Per-module caches that die with the module: weight fingerprints and activation-size probes.
+_FINGERPRINTS: "weakref.WeakKeyDictionary[nn.Module, tuple]" = weakref.WeakKeyDictionary()
+_PROBES: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
 _HOOK_DICTS = (
     "_forward_hooks",
     "_forward_pre_hooks",
@@ -182,7 +186,7 @@ class TorchAdapter(ModelAdapter):
         self.module = module
         self.eval_mode = eval_mode
         self.name = type(module).__name__
-        self._probe_cache: dict[tuple, int] = {}
+        self._probe_cache = _PROBES.setdefault(module, {})
 
     @property
     def device(self) -> torch.device:
@@ -210,11 +214,17 @@ class TorchAdapter(ModelAdapter):
             raise
 
     def fingerprint(self) -> str:
-        digest = hashlib.sha256(self.name.encode())
-        for key, tensor in self.module.state_dict().items():
-            digest.update(key.encode())
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        return digest.hexdigest()[:16]
+        """Hash of the weights; recomputed only when a tensor was replaced or changed in place."""
+        state = self.module.state_dict()
+        versions = tuple((key, tensor.data_ptr(), tensor._version) for key, tensor in state.items())
+        known = _FINGERPRINTS.get(self.module)
+        if known is None or known[0] != versions:
+            digest = hashlib.sha256(self.name.encode())
+            for key, tensor in state.items():
+                digest.update(key.encode())
+                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+            known = _FINGERPRINTS[self.module] = (versions, digest.hexdigest()[:16])
+        return known[1]
 
     # --- layers ---------------------------------------------------------------------------------
     def layer(self, name: str | nn.Module) -> nn.Module:
