@@ -72,7 +72,7 @@ def occlusion_windows(shape, window, stride) -> int:
     return count
 
 
-def bench_model(name: str, repeats: int) -> list[dict]:
+def bench_model(name: str, repeats: int, only: list[str] | None = None) -> list[dict]:
     n, window, stride, batch = SETUPS[name]
     per_call = max(1, batch // n)  # Captum batches by perturbations per input: keep its calls at `batch` images
     loaded = zoo.load(name)
@@ -104,6 +104,8 @@ def bench_model(name: str, repeats: int) -> list[dict]:
     ]
     results = []
     for method, ours, captum, passes, with_grad in rows:
+        if only and not any(method.startswith(prefix) for prefix in only):
+            continue
         ours(), captum()  # warm-up: allocator and kernels
         t_ours, t_captum = best_time(ours, repeats), best_time(captum, repeats)
         t_floor = floor_passes(model, inputs, passes, with_grad, repeats)
@@ -139,6 +141,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(SETUPS), choices=list(SETUPS))
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs per timing")
+    parser.add_argument("--methods", nargs="+", help="only the methods whose names start with these")
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--memory-child", nargs=2, type=int, metavar=("BUDGET", "STEPS"))
     args = parser.parse_args()
@@ -150,7 +153,7 @@ def main() -> None:
         return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu")
     for name in args.models:
-        bench_model(name, args.repeats)
+        bench_model(name, args.repeats, args.methods)
 
 
 if __name__ == "__main__":

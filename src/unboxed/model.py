@@ -124,8 +124,12 @@ class ModelAdapter:
         """
         if target is None or (callable(target) and not isinstance(target, torch.Tensor)):
             return resolve_target(target, self.predict(inputs))
-        probe = self.predict(inputs[:1])
-        return resolve_target(target, probe.expand(len(inputs), *probe.shape[1:]))
+        shape = self.output_shape(inputs)
+        return resolve_target(target, torch.zeros((1, *shape)).expand(len(inputs), *shape))
+
+    def output_shape(self, inputs: torch.Tensor) -> tuple[int, ...]:
+        """Shape of the model's output for one sample like `inputs[0]`."""
+        return tuple(self.predict(inputs[:1]).shape[1:])
 
     def _call(self, batch: torch.Tensor) -> torch.Tensor:
         outputs = self._forward(batch)
@@ -274,7 +278,14 @@ class TorchAdapter(ModelAdapter):
 
     # --- gradients ------------------------------------------------------------------------------
     def bytes_per_sample(self, sample: torch.Tensor, with_grad: bool) -> int:
-        """Probe one forward pass and add up every module's output: the activations a sample keeps."""
+        """Activation memory one sample keeps: every module's output, added up in a probe pass."""
+        return self._probe(sample)[0] * (3 if with_grad else 2)
+
+    def output_shape(self, inputs: torch.Tensor) -> tuple[int, ...]:
+        return self._probe(inputs)[1]
+
+    def _probe(self, sample: torch.Tensor) -> tuple[int, tuple[int, ...]]:
+        """(activation bytes, output shape) of one sample, from one forward pass cached per input shape."""
         key = (tuple(sample.shape[1:]), sample.dtype)
         if key not in self._probe_cache:
             total = [sample[:1].numel() * sample.element_size()]
@@ -287,12 +298,12 @@ class TorchAdapter(ModelAdapter):
             with self.preserved(), torch.no_grad():
                 handles = [m.register_forward_hook(count) for m in leaves]
                 try:
-                    self._call(torch.zeros_like(sample[:1]))
+                    outputs = self._call(sample[:1])
                 finally:
                     for handle in handles:
                         handle.remove()
-            self._probe_cache[key] = total[0]
-        return self._probe_cache[key] * (3 if with_grad else 2)
+            self._probe_cache[key] = (total[0], tuple(outputs.shape[1:]))
+        return self._probe_cache[key]
 
     def gradients(
         self,

@@ -71,7 +71,10 @@ class BaseCAM(AttributionExplainer):
         if not isinstance(self.relu, bool):
             raise InputError(f"relu must be True or False, got {self.relu!r}")
         name, module = self._resolve_layer()
-        self._check_layer(inputs, name, module)
+        checked = ("layer checked", id(module), tuple(inputs.shape[1:]), self.upsample is None)
+        if checked not in self.model._probe_cache:  # one probe pass per layer and input shape
+            self._check_layer(inputs, name, module)
+            self.model._probe_cache[checked] = True
         size = self.model.chunk_size(inputs, with_grad=self.needs_gradients)
         cams, scores = [], []
         for start in range(0, len(inputs), size):
