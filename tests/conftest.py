@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -36,3 +37,27 @@ def assert_close_relative(ours, theirs, rtol=1e-4):
     scale = theirs.abs().max().clamp_min(1e-12)
     error = (ours - theirs).abs().max() / scale
     assert error <= rtol, f"relative error {float(error):.3g} > {rtol}"
+
+
+def close(ours, theirs, rtol=1e-4):
+    """Same shape, and agreement to `rtol` relative to the largest |value| of the reference."""
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=rtol * np.abs(theirs).max())
+
+
+def _with_predicted_targets(model, inputs):
+    with torch.no_grad():
+        return model, inputs, model(inputs).argmax(1)
+
+
+@pytest.fixture(scope="session")
+def digits_batch(digits):
+    """(model, 8 test images, predicted classes) of the digits CNN."""
+    return _with_predicted_targets(digits.model, digits.inputs[:8])
+
+
+@pytest.fixture(scope="session")
+def effnet_batch(effnet):
+    """(model, 2 photos, predicted classes) of EfficientNet-Lite0."""
+    return _with_predicted_targets(effnet.model, effnet.inputs)

@@ -5,11 +5,11 @@ import copy
 
 import numpy as np
 import pytest
+from conftest import close
 import torch
 from torch import nn
 
 import unboxed
-from unboxed import zoo
 from unboxed.attribution import CAM, GradCAM, GradCAMPlusPlus, GuidedGradCAM
 from unboxed.errors import InputError, LayerNotFoundError, ModelAccessError
 
@@ -17,30 +17,6 @@ captum_attr = pytest.importorskip("captum.attr")
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
-def close(ours, theirs, rtol=1e-4):
-    ours, theirs = np.asarray(ours), np.asarray(theirs)
-    assert ours.shape == theirs.shape
-    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=rtol * np.abs(theirs).max())
-
-
-@pytest.fixture(scope="module")
-def digits():
-    z = zoo.load("digits_cnn")
-    inputs = z.inputs[:8]
-    with torch.no_grad():
-        target = z.model(inputs).argmax(1)
-    return z.model, inputs, target
-
-
-@pytest.fixture(scope="module")
-def effnet():
-    try:
-        z = zoo.load("efficientnet_lite0", photos=("coffee", "chelsea"))
-    except InputError as error:
-        pytest.skip(str(error))
-    with torch.no_grad():
-        target = z.model(z.inputs).argmax(1)
-    return z.model, z.inputs, target
 
 
 def gap_linear_model(seed: int = 0) -> nn.Module:
@@ -56,8 +32,8 @@ def gap_linear_model(seed: int = 0) -> nn.Module:
 
 
 # --- agreement with Captum ----------------------------------------------------------------------
-def test_grad_cam_matches_captum_on_digits(digits):
-    model, x, t = digits
+def test_grad_cam_matches_captum_on_digits(digits_batch):
+    model, x, t = digits_batch
     ours = GradCAM(model, layer="conv3", upsample=None).explain(x, t)
     theirs = captum_attr.LayerGradCam(model, model.conv3).attribute(x, t, relu_attributions=True).detach()
     assert ours.values.shape == (8, 1, 8, 8)
@@ -70,8 +46,8 @@ def test_grad_cam_matches_captum_on_digits(digits):
         close(up, captum_attr.LayerAttribution.interpolate(theirs, (32, 32), mode))
 
 
-def test_guided_grad_cam_matches_captum_on_digits(digits):
-    model, x, t = digits
+def test_guided_grad_cam_matches_captum_on_digits(digits_batch):
+    model, x, t = digits_batch
     ours = GuidedGradCAM(model, layer="conv3").explain(x, t).values
     theirs = captum_attr.GuidedGradCam(model, model.conv3).attribute(x, t).detach()
     assert ours.shape == tuple(x.shape)
@@ -79,8 +55,8 @@ def test_guided_grad_cam_matches_captum_on_digits(digits):
     assert np.abs(ours).max() > 0
 
 
-def test_grad_cam_matches_captum_on_efficientnet(effnet):
-    model, x, t = effnet
+def test_grad_cam_matches_captum_on_efficientnet(effnet_batch):
+    model, x, t = effnet_batch
     ours = GradCAM(model, upsample=None).explain(x, t).values  # default layer: last conv, _conv_head
     theirs = captum_attr.LayerGradCam(model, model._conv_head).attribute(x, t, relu_attributions=True).detach()
     assert ours.shape == (2, 1, 7, 7)
@@ -108,8 +84,8 @@ def test_cam_is_grad_cam_times_positive_scale_on_gap_linear(relu):
     np.testing.assert_allclose(flat_cam, 36.0 * flat_grad, rtol=1e-5, atol=1e-6 * np.abs(flat_cam).max())
 
 
-def test_cam_equals_grad_cam_scaled_on_digits(digits):
-    model, x, t = digits
+def test_cam_equals_grad_cam_scaled_on_digits(digits_batch):
+    model, x, t = digits_batch
     cam = CAM(model, layer="relu3", head="fc", upsample=None).explain(x, t).values
     grad = GradCAM(model, layer="relu3", upsample=None).explain(x, t).values
     close(grad * 64, cam)
@@ -117,22 +93,22 @@ def test_cam_equals_grad_cam_scaled_on_digits(digits):
     close(GradCAM(model, layer="relu3").explain(x, t).values * 64, CAM(model, layer="relu3").explain(x, t).values)
 
 
-def test_cam_mean_plus_bias_is_the_logit(digits):
-    model, x, t = digits
+def test_cam_mean_plus_bias_is_the_logit(digits_batch):
+    model, x, t = digits_batch
     result = CAM(model, layer="relu3", upsample=None, relu=False).explain(x, t)
     logits = result.values.reshape(len(x), -1).mean(1) + model.fc.bias.detach().numpy()[t.numpy()]
     np.testing.assert_allclose(logits, result.scores, rtol=1e-5, atol=1e-5)
 
 
-def test_grad_cam_is_linear_in_the_target_without_relu(digits):
-    model, x, _ = digits
+def test_grad_cam_is_linear_in_the_target_without_relu(digits_batch):
+    model, x, _ = digits_batch
     explainer = GradCAM(model, layer="conv3", upsample=None, relu=False)
     both = explainer.explain(x, lambda out: out[:, 3] - 2 * out[:, 5]).values
     close(both, explainer.explain(x, 3).values - 2 * explainer.explain(x, 5).values)
 
 
-def test_grad_cam_pp_matches_the_closed_form(digits):
-    model, x, t = digits
+def test_grad_cam_pp_matches_the_closed_form(digits_batch):
+    model, x, t = digits_batch
     acts = {}
     handle = model.conv3.register_forward_hook(lambda m, a, out: acts.setdefault("a", out))
     try:
@@ -201,8 +177,8 @@ def test_one_dimensional_maps_upsample_linearly():
 
 
 # --- errors ---------------------------------------------------------------------------------------
-def test_unknown_layer_suggests_close_names(digits):
-    model, x, t = digits
+def test_unknown_layer_suggests_close_names(digits_batch):
+    model, x, t = digits_batch
     with pytest.raises(LayerNotFoundError, match=r"conv4.*did you mean.*'conv3'"):
         GradCAM(model, layer="conv4").explain(x[:2], t[:2])
 
@@ -213,8 +189,8 @@ def test_cam_without_linear_head_is_refused():
         CAM(model).explain(torch.rand(2, 3, 6, 6), target=0)
 
 
-def test_cam_channel_mismatch_is_explained(digits):
-    model, x, t = digits
+def test_cam_channel_mismatch_is_explained(digits_batch):
+    model, x, t = digits_batch
     with pytest.raises(InputError, match=r"'conv2' has 32 channels but head 'fc' takes 64"):
         CAM(model, layer="conv2").explain(x[:2], t[:2])
     with pytest.raises(InputError, match="must be an nn.Linear"):
@@ -242,8 +218,8 @@ def test_layer_reused_in_a_forward_pass_is_refused():
     assert GradCAM(Reuser()).explain(x, 0).values.shape == (2, 1, 5, 5)
 
 
-def test_bad_settings_and_black_boxes_are_refused(digits):
-    model, x, t = digits
+def test_bad_settings_and_black_boxes_are_refused(digits_batch):
+    model, x, t = digits_batch
     with pytest.raises(InputError, match="upsample must be one of"):
         GradCAM(model, upsample="cubic").explain(x[:2], t[:2])
     with pytest.raises(InputError, match="needs upsample"):
@@ -286,8 +262,8 @@ METHODS = [
 
 
 @pytest.mark.parametrize("method, settings", METHODS, ids=[m.__name__ for m, _ in METHODS])
-def test_model_unchanged_after_success_and_failure(digits, method, settings):
-    model, x, t = digits
+def test_model_unchanged_after_success_and_failure(digits_batch, method, settings):
+    model, x, t = digits_batch
     wrapped = Flaky(copy.deepcopy(model), fail_at=-1).train()
     before = {k: v.clone() for k, v in wrapped.state_dict().items()}
     method(wrapped, **settings).explain(x[:3], t[:3])  # warm the adapter's per-module caches
@@ -307,8 +283,8 @@ def test_model_unchanged_after_success_and_failure(digits, method, settings):
     assert all(p.requires_grad and p.grad is None for p in wrapped.parameters())
 
 
-def test_model_unchanged_when_the_target_raises_midway(digits):
-    model, x, _ = digits
+def test_model_unchanged_when_the_target_raises_midway(digits_batch):
+    model, x, _ = digits_batch
     model = copy.deepcopy(model)
     calls = []
 
