@@ -35,25 +35,28 @@ SETUPS = {
 IG_STEPS, SMOOTH_SAMPLES = 50, 25
 
 
-def best_time(function, repeats: int) -> float:
-    times = []
+def interleaved_best(candidates: dict, repeats: int) -> dict[str, float]:
+    """Best time of each candidate over `repeats` rounds, running them in turn in every round so
+    that a slow spell of the machine hits all of them alike."""
+    best = dict.fromkeys(candidates, float("inf"))
     for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, function in candidates.items():
+            start = time.perf_counter()
+            function()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
-def floor_passes(model, inputs, total: int, with_grad: bool, repeats: int) -> float:
-    """Time of `total` bare model passes over copies of `inputs`, at the best of a few batch sizes."""
-    best = float("inf")
+def floor_runs(model, inputs, total: int, with_grad: bool) -> dict:
+    """Bare runs of `total` model passes over copies of `inputs`, one per candidate batch size."""
+    runs = {}
     for batch in sorted({8, 16, 64, 256, total} & set(range(1, total + 1))):
         if batch * inputs[0].numel() * 4 * (40 if with_grad else 4) > 4 * 1024**3 and batch > 16:
             continue  # keep the floor within a few GB, as ours is
         reps = -(-total // batch)
         chunk = inputs.repeat(-(-batch // len(inputs)), *([1] * (inputs.ndim - 1)))[:batch]
 
-        def run():
+        def run(chunk=chunk, reps=reps):
             for _ in range(reps):
                 if with_grad:
                     x = chunk.clone().requires_grad_()
@@ -62,8 +65,8 @@ def floor_passes(model, inputs, total: int, with_grad: bool, repeats: int) -> fl
                     with torch.no_grad():
                         model(chunk)
 
-        best = min(best, best_time(run, repeats))
-    return best
+        runs[f"floor@{batch}"] = run
+    return runs
 
 
 def occlusion_windows(shape, window, stride) -> int:
@@ -108,8 +111,9 @@ def bench_model(name: str, repeats: int, only: list[str] | None = None) -> list[
         if only and not any(method.startswith(prefix) for prefix in only):
             continue
         ours(), captum()  # warm-up: allocator and kernels
-        t_ours, t_captum = best_time(ours, repeats), best_time(captum, repeats)
-        t_floor = floor_passes(model, inputs, passes, with_grad, repeats)
+        best = interleaved_best({"ours": ours, "captum": captum, **floor_runs(model, inputs, passes, with_grad)}, repeats)
+        t_ours, t_captum = best.pop("ours"), best.pop("captum")
+        t_floor = min(best.values())
         results.append({"model": name, "method": method, "ours_s": t_ours, "captum_s": t_captum, "floor_s": t_floor,
                         "ours/captum": t_ours / t_captum, "ours/floor": t_ours / t_floor,
                         "images_per_s": n / t_ours})

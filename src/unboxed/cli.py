@@ -153,9 +153,9 @@ def explain_command(
         settings = {**gallery_settings(method, zoo_model), **overrides}
         inputs = zoo_model.inputs[index : index + 1]
         class_target = resolve_cli_target(target, zoo_model.class_names)
-        attribution = explainer_class(zoo_model.model, **settings).explain(inputs, target=class_target)
-        if attribution.feature_names is None and zoo_model.feature_names is not None:
-            attribution.feature_names = list(zoo_model.feature_names)
+        attribution = explainer_class(zoo_model.model, **settings).explain(
+            inputs, target=class_target, feature_names=zoo_model.feature_names
+        )
     stem = f"{model}_{method}_{index}"
     label = sample_labels(zoo_model, [index], inputs)[0]
     explained = attribution.target[0] if isinstance(attribution.target, list) else attribution.target

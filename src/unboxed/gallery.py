@@ -30,7 +30,6 @@ from .taxonomy import Format, MethodInfo, get_method, methods as catalogue
 
 MODELS = ("efficientnet_lite0", "digits_cnn", "breast_cancer_mlp")
 SAMPLES = {"efficientnet_lite0": 4, "digits_cnn": 4, "breast_cancer_mlp": 4}
-PHOTOS = ("coffee", "chelsea", "astronaut", "rocket", "retina", "hubble_deep_field")
 
 # Columns of the pictures: related methods side by side; methods not named here follow, by name.
 ORDER = (
@@ -227,6 +226,7 @@ def build_gallery(out_dir: str | Path = "reports", models: Sequence[str] = MODEL
 
 def _load(model_name: str, count: int):
     from . import zoo
+    from .zoo.imagenet import PHOTOS
 
     if model_name == "efficientnet_lite0":
         return zoo.load(model_name, photos=PHOTOS[: max(1, min(count, len(PHOTOS)))])
@@ -239,7 +239,7 @@ def _run(zoo_model, info: MethodInfo, inputs: torch.Tensor, folder: Path) -> tup
         entry.settings = gallery_settings(info.name, zoo_model)
         explainer = get_method(info.name)(zoo_model.model, **entry.settings)
         start = time.perf_counter()
-        attribution = explainer.explain(inputs)
+        attribution = explainer.explain(inputs, feature_names=zoo_model.feature_names)
         entry.seconds = time.perf_counter() - start
     except UnboxedError as error:
         entry.status, entry.reason = "skipped", str(error)
@@ -247,8 +247,6 @@ def _run(zoo_model, info: MethodInfo, inputs: torch.Tensor, folder: Path) -> tup
     except Exception as error:  # a broken method must not take the whole gallery down; it is reported
         entry.status, entry.reason = "failed", f"{type(error).__name__}: {error}"
         return entry, None
-    if attribution.feature_names is None and zoo_model.feature_names is not None:
-        attribution.feature_names = list(zoo_model.feature_names)
     entry.path = attribution.save(folder / f"{info.name}.npz")
     if attribution.delta is not None:
         entry.max_delta = float(np.max(np.abs(attribution.delta)))
