@@ -117,7 +117,7 @@ def test_a_crashing_method_is_reported_and_the_rest_still_run(tmp_path, monkeypa
         def __init__(self, model, **settings):
             pass
 
-        def explain(self, inputs, target=None):
+        def explain(self, inputs, target=None, **kwargs):
             raise RuntimeError("boom")
 
     monkeypatch.setattr(gallery_module, "get_method", lambda name: Broken if name == "saliency" else real(name))
