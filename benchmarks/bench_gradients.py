@@ -113,12 +113,13 @@ def bench_model(name: str, repeats: int, only: list[str] | None = None) -> list[
         ours(), captum()  # warm-up: allocator and kernels
         best = interleaved_best({"ours": ours, "captum": captum, **floor_runs(model, inputs, passes, with_grad)}, repeats)
         t_ours, t_captum = best.pop("ours"), best.pop("captum")
-        t_floor = min(best.values())
+        floor_at = min(best, key=best.get)
+        t_floor = best[floor_at]
         results.append({"model": name, "method": method, "ours_s": t_ours, "captum_s": t_captum, "floor_s": t_floor,
                         "ours/captum": t_ours / t_captum, "ours/floor": t_ours / t_floor,
                         "images_per_s": n / t_ours})
         print(f"{name:18s} {method:34s} ours {t_ours:8.3f}s  captum {t_captum:8.3f}s  floor {t_floor:8.3f}s  "
-              f"ours/captum {t_ours / t_captum:5.2f}  ours/floor {t_ours / t_floor:5.2f}", flush=True)
+              f"ours/captum {t_ours / t_captum:5.2f}  ours/floor {t_ours / t_floor:5.2f}  ({floor_at})", flush=True)
     return results
 
 

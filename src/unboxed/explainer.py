@@ -1,11 +1,18 @@
 """Explainer: the base every method shares (scikit-learn style: settings in __init__, work in explain)."""
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any, ClassVar
 
 from .model import ModelAdapter, adapt
 from .taxonomy import Access, MethodInfo
+
+
+@functools.lru_cache(maxsize=None)
+def _setting_names(explainer_class: type) -> tuple[str, ...]:
+    parameters = inspect.signature(explainer_class.__init__).parameters
+    return tuple(p for p in parameters if p not in ("self", "model"))
 
 
 class Explainer:
@@ -24,8 +31,7 @@ class Explainer:
 
     def settings(self) -> dict[str, Any]:
         """The method's settings, as given to the constructor (for provenance and repr)."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p not in ("self", "model")]
-        return {name: getattr(self, name) for name in names if hasattr(self, name)}
+        return {name: getattr(self, name) for name in _setting_names(type(self)) if hasattr(self, name)}
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in self.settings().items())

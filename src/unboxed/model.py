@@ -21,7 +21,7 @@ from .targets import Target, TargetLike, resolve_target
 from .validation import as_tensor
 
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3
-CPU_BATCH_CAP = 256
+CPU_BATCH_CAP = 128
 # Per-module caches that die with the module: weight fingerprints and activation-size probes.
 _FINGERPRINTS: "weakref.WeakKeyDictionary[nn.Module, tuple]" = weakref.WeakKeyDictionary()
 _PROBES: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
@@ -219,7 +219,8 @@ class TorchAdapter(ModelAdapter):
 
     def fingerprint(self) -> str:
         """Hash of the weights; recomputed only when a tensor was replaced or changed in place."""
-        state = self.module.state_dict()
+        state = dict(self.module.named_parameters())
+        state.update(self.module.named_buffers())
         versions = tuple((key, tensor.data_ptr(), tensor._version) for key, tensor in state.items())
         known = _FINGERPRINTS.get(self.module)
         if known is None or known[0] != versions:
