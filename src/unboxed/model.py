@@ -317,13 +317,19 @@ class TorchAdapter(ModelAdapter):
         Returns (gradients, scores, activations); activations are the layer's outputs when `layer`
         is given, else None. Each sample's score depends on that sample only, so summing scores
         over a batch gives every sample's own gradient in one backward pass.
+
+        For a layer, the graph starts at the layer: weights do not require grad meanwhile (restored
+        after) and the layer output is made a leaf, so nothing below the layer is kept for backward.
         """
         module = self.layer(layer) if layer is not None else None
-        size = self.chunk_size(inputs, with_grad=True)
+        size = self.chunk_size(inputs, with_grad=module is None)
         grads, scores, activations = [], [], []
         with self.preserved():
+            if module is not None:
+                for param in self.module.parameters():
+                    param.requires_grad_(False)
             for start in range(0, len(inputs), size):
-                chunk = inputs[start : start + size].detach().requires_grad_(True)
+                chunk = inputs[start : start + size].detach().requires_grad_(module is None)
                 part_target = target.take(slice(start, start + size))
                 grad, score, activation = self._chunk_gradient(chunk, part_target, module)
                 grads.append(grad)
@@ -344,8 +350,10 @@ class TorchAdapter(ModelAdapter):
                 raise InputError(f"layer {layer_name!r} returns {type(output).__name__}, not a tensor")
             if captured:
                 raise InputError(f"layer {layer_name!r} is called more than once per forward pass; pick a layer that is used once")
-            captured.append(output)
-            return output.clone()  # a later in-place op (ReLU(inplace=True)) must not overwrite what we keep
+            # the backward stops at this leaf; the model goes on with a copy that in-place ops may change
+            leaf = output.detach().requires_grad_(True)
+            captured.append(leaf)
+            return leaf.clone()
 
         handle = module.register_forward_hook(keep) if module is not None else None
         try:

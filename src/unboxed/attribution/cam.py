@@ -75,7 +75,7 @@ class BaseCAM(AttributionExplainer):
         if checked not in self.model._probe_cache:  # one probe pass per layer and input shape
             self._check_layer(inputs, name, module)
             self.model._probe_cache[checked] = True
-        size = self.model.chunk_size(inputs, with_grad=self.needs_gradients)
+        size = self.model.chunk_size(inputs, with_grad=False)  # the backward stops at the layer
         cams, scores = [], []
         for start in range(0, len(inputs), size):
             chunk, part = inputs[start : start + size], target.take(slice(start, start + size))
