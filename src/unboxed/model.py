@@ -236,6 +236,10 @@ class TorchAdapter(ModelAdapter):
         """The submodule with dotted name `name` (a module is returned as it is)."""
         if isinstance(name, nn.Module):
             return name
+        try:
+            return self.module.get_submodule(name) if name else self.module
+        except AttributeError:
+            pass
         modules = dict(self.module.named_modules())
         if name not in modules:
             names = [n for n in modules if n]
@@ -343,13 +347,15 @@ class TorchAdapter(ModelAdapter):
 
     def _chunk_gradient(self, chunk, target, module):
         captured = []
-        layer_name = None if module is None else next(n for n, m in self.module.named_modules() if m is module)
+
+        def layer_name():
+            return next(n for n, m in self.module.named_modules() if m is module)
 
         def keep(_module, _args, output):
             if not isinstance(output, torch.Tensor):
-                raise InputError(f"layer {layer_name!r} returns {type(output).__name__}, not a tensor")
+                raise InputError(f"layer {layer_name()!r} returns {type(output).__name__}, not a tensor")
             if captured:
-                raise InputError(f"layer {layer_name!r} is called more than once per forward pass; pick a layer that is used once")
+                raise InputError(f"layer {layer_name()!r} is called more than once per forward pass; pick a layer that is used once")
             # the backward stops at this leaf; the model goes on with a copy that in-place ops may change
             leaf = output.detach().requires_grad_(True)
             captured.append(leaf)
