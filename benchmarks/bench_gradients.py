@@ -1,8 +1,9 @@
 """Gradient-family benchmark: ours vs Captum vs the floor, in one process, same model and inputs.
 
 The floor is the model passes a method cannot avoid (forward+backward for gradient methods,
-forwards for occlusion), timed bare at the best batch size in the same run. Prints a table with
-ours/Captum and ours/floor per method. Usage:
+forwards for occlusion), timed bare at the best batch size in the same run. Prints, per method,
+the best time of each and the ratios ours/Captum and ours/floor as the median over rounds of the
+ratio within a round (all candidates run in turn in every round). Usage:
 
     python benchmarks/bench_gradients.py [--models digits_cnn efficientnet_lite0] [--repeats 1]
     python benchmarks/bench_gradients.py --memory    # peak memory of IG at 200 steps under two budgets
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import threading
@@ -35,16 +37,22 @@ SETUPS = {
 IG_STEPS, SMOOTH_SAMPLES = 50, 25
 
 
-def interleaved_best(candidates: dict, repeats: int) -> dict[str, float]:
-    """Best time of each candidate over `repeats` rounds, running them in turn in every round so
+def interleaved_rounds(candidates: dict, repeats: int) -> dict[str, list[float]]:
+    """Times of each candidate over `repeats` rounds, running them in turn in every round so
     that a slow spell of the machine hits all of them alike."""
-    best = dict.fromkeys(candidates, float("inf"))
+    times = {name: [] for name in candidates}
     for _ in range(repeats):
         for name, function in candidates.items():
             start = time.perf_counter()
             function()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
+    """Median over rounds of the ratio within a round: robust to the machine's slow spells,
+    which shift both times of a round together (best-of-N per side is not, at millisecond scale)."""
+    return statistics.median(a / b for a, b in zip(numerator, denominator))
 
 
 def floor_runs(model, inputs, total: int, with_grad: bool) -> dict:
@@ -111,15 +119,16 @@ def bench_model(name: str, repeats: int, only: list[str] | None = None) -> list[
         if only and not any(method.startswith(prefix) for prefix in only):
             continue
         ours(), captum()  # warm-up: allocator and kernels
-        best = interleaved_best({"ours": ours, "captum": captum, **floor_runs(model, inputs, passes, with_grad)}, repeats)
-        t_ours, t_captum = best.pop("ours"), best.pop("captum")
-        floor_at = min(best, key=best.get)
-        t_floor = best[floor_at]
+        rounds = interleaved_rounds({"ours": ours, "captum": captum, **floor_runs(model, inputs, passes, with_grad)}, repeats)
+        t_ours, t_captum = min(rounds["ours"]), min(rounds["captum"])
+        floor_at = min((k for k in rounds if k.startswith("floor")), key=lambda k: min(rounds[k]))
+        t_floor = min(rounds[floor_at])
+        vs_captum, vs_floor = paired_ratio(rounds["ours"], rounds["captum"]), paired_ratio(rounds["ours"], rounds[floor_at])
         results.append({"model": name, "method": method, "ours_s": t_ours, "captum_s": t_captum, "floor_s": t_floor,
-                        "ours/captum": t_ours / t_captum, "ours/floor": t_ours / t_floor,
+                        "ours/captum": vs_captum, "ours/floor": vs_floor,
                         "images_per_s": n / t_ours})
         print(f"{name:18s} {method:34s} ours {t_ours:8.3f}s  captum {t_captum:8.3f}s  floor {t_floor:8.3f}s  "
-              f"ours/captum {t_ours / t_captum:5.2f}  ours/floor {t_ours / t_floor:5.2f}  ({floor_at})", flush=True)
+              f"ours/captum {vs_captum:5.2f}  ours/floor {vs_floor:5.2f}  ({floor_at})", flush=True)
     return results
 
 

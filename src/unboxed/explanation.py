@@ -7,6 +7,7 @@ metadata as JSON text, and are read back with `allow_pickle=False`: loading neve
 """
 from __future__ import annotations
 
+import functools
 import json
 import platform
 from dataclasses import dataclass, field, fields
@@ -37,21 +38,18 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def provenance(method: str, settings: dict, seed: int | None, model: dict) -> dict[str, Any]:
-    """The record of how an explanation was made, enough to re-run it to the same numbers."""
+@functools.lru_cache(maxsize=1)
+def _versions() -> dict[str, str]:
     import torch
 
     from . import __version__
 
-    return _jsonable(
-        {
-            "method": method,
-            "settings": settings,
-            "seed": seed,
-            **model,
-            "versions": {"unboxed": __version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
-        }
-    )
+    return {"unboxed": __version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def provenance(method: str, settings: dict, seed: int | None, model: dict) -> dict[str, Any]:
+    """The record of how an explanation was made, enough to re-run it to the same numbers."""
+    return {**_jsonable({"method": method, "settings": settings, "seed": seed, **model}), "versions": dict(_versions())}
 
 
 @dataclass

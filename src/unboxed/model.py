@@ -15,9 +15,10 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from .errors import InputError, LayerNotFoundError, ModelAccessError
-from .targets import Target, TargetLike, resolve_target
+from .targets import Target, TargetLike, index_target, resolve_target
 from .validation import as_tensor
 
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3
@@ -125,7 +126,7 @@ class ModelAdapter:
         if target is None or (callable(target) and not isinstance(target, torch.Tensor)):
             return resolve_target(target, self.predict(inputs))
         shape = self.output_shape(inputs)
-        return resolve_target(target, torch.zeros((1, *shape)).expand(len(inputs), *shape))
+        return index_target(target, len(inputs), int(np.prod(shape)))
 
     def output_shape(self, inputs: torch.Tensor) -> tuple[int, ...]:
         """Shape of the model's output for one sample like `inputs[0]`."""
@@ -192,20 +193,37 @@ class TorchAdapter(ModelAdapter):
         self.name = type(module).__name__
         self._probe_cache = _PROBES.setdefault(module, {})
 
+    def _walk(self) -> tuple[list[nn.Module], list[torch.Tensor], list[torch.Tensor]]:
+        """Every submodule, parameter and buffer, each once. Read from the modules' own dicts:
+        this runs on every call, where nn.Module's generators cost as much as a small model's pass."""
+        modules = list(self.module.modules())
+        params = {id(p): p for m in modules for p in m._parameters.values() if p is not None}
+        buffers = {id(b): b for m in modules for b in m._buffers.values() if b is not None}
+        return modules, list(params.values()), list(buffers.values())
+
+    def _first_tensor(self) -> torch.Tensor | None:
+        for module in self.module.modules():
+            for tensor in (*module._parameters.values(), *module._buffers.values()):
+                if tensor is not None:
+                    return tensor
+        return None
+
     @property
     def device(self) -> torch.device:
-        tensor = next(iter(self.module.parameters()), None)
-        if tensor is None:
-            tensor = next(iter(self.module.buffers()), None)
+        tensor = self._first_tensor()
         return tensor.device if tensor is not None else torch.device("cpu")
 
     @property
     def dtype(self) -> torch.dtype:
-        tensor = next(iter(self.module.parameters()), None)
-        return tensor.dtype if tensor is not None else torch.get_default_dtype()
+        tensor = self._first_tensor()
+        return tensor.dtype if tensor is not None and tensor.is_floating_point() else torch.get_default_dtype()
 
     def check_inputs(self, inputs: Any, name: str = "inputs") -> torch.Tensor:
-        return as_tensor(inputs, name).to(device=self.device, dtype=self.dtype)
+        tensor = self._first_tensor()
+        if tensor is None:
+            return as_tensor(inputs, name)
+        dtype = tensor.dtype if tensor.is_floating_point() else torch.get_default_dtype()
+        return as_tensor(inputs, name).to(device=tensor.device, dtype=dtype)
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         try:
@@ -219,13 +237,12 @@ class TorchAdapter(ModelAdapter):
 
     def fingerprint(self) -> str:
         """Hash of the weights; recomputed only when a tensor was replaced or changed in place."""
-        state = dict(self.module.named_parameters())
-        state.update(self.module.named_buffers())
-        versions = tuple((key, tensor.data_ptr(), tensor._version) for key, tensor in state.items())
+        _, params, buffers = self._walk()
+        versions = tuple((id(tensor), tensor.data_ptr(), tensor._version) for tensor in (*params, *buffers))
         known = _FINGERPRINTS.get(self.module)
         if known is None or known[0] != versions:
             digest = hashlib.sha256(self.name.encode())
-            for key, tensor in state.items():
+            for key, tensor in (*self.module.named_parameters(), *self.module.named_buffers()):
                 digest.update(key.encode())
                 digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
             known = _FINGERPRINTS[self.module] = (versions, digest.hexdigest()[:16])
@@ -256,24 +273,26 @@ class TorchAdapter(ModelAdapter):
     @contextmanager
     def preserved(self) -> Iterator[None]:
         """Run a block and put the model back as it was, whatever happens inside."""
-        modules = list(self.module.modules())
+        modules, params, buffers = self._walk()
         modes = [m.training for m in modules]
-        hooks = [{attr: set(getattr(m, attr, {}).keys()) for attr in _HOOK_DICTS} for m in modules]
-        params = list(self.module.parameters())
+        # hook handles take ids from one global counter: any hook at or past it was added inside
+        first_new_hook = RemovableHandle.next_id
         requires = [p.requires_grad for p in params]
         grads = [p.grad for p in params]
-        buffers = [(b, b.detach().clone()) for b in self.module.buffers()]
-        if self.eval_mode:
+        buffers = [(b, b.detach().clone()) for b in buffers]
+        if self.eval_mode and any(modes):
             self.module.eval()
         try:
             yield
         finally:
-            for module, mode, before in zip(modules, modes, hooks):
-                module.training = mode
-                for attr, keys in before.items():
+            for module, mode in zip(modules, modes):
+                if module.training != mode:
+                    module.training = mode
+                for attr in _HOOK_DICTS:
                     registry = getattr(module, attr, None)
-                    for key in [k for k in (registry or {}) if k not in keys]:
-                        del registry[key]
+                    if registry:
+                        for key in [k for k in registry if k >= first_new_hook]:
+                            del registry[key]
             for param, requires_grad, grad in zip(params, requires, grads):
                 param.requires_grad_(requires_grad)
                 param.grad = grad
@@ -339,11 +358,8 @@ class TorchAdapter(ModelAdapter):
                 grads.append(grad)
                 scores.append(score)
                 activations.append(activation)
-        return (
-            torch.cat(grads),
-            torch.cat(scores),
-            torch.cat(activations) if module is not None else None,
-        )
+        join = lambda parts: parts[0] if len(parts) == 1 else torch.cat(parts)  # noqa: E731
+        return join(grads), join(scores), join(activations) if module is not None else None
 
     def _chunk_gradient(self, chunk, target, module):
         captured = []

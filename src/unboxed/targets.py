@@ -32,7 +32,7 @@ class Target:
 
     def take(self, rows: torch.Tensor | slice) -> "Target":
         """The same target restricted (or expanded) to the given sample rows."""
-        if self.index is None:
+        if self.index is None or (isinstance(rows, slice) and rows.indices(len(self.index)) == (0, len(self.index), 1)):
             return self
         return Target(index=self.index[rows.cpu() if isinstance(rows, torch.Tensor) else rows])
 
@@ -66,6 +66,15 @@ def resolve_target(target: TargetLike, outputs: torch.Tensor) -> Target:
     if target is None:
         index = outputs.reshape(n, -1).argmax(dim=1) if width > 1 else torch.zeros(n, dtype=torch.long)
         return Target(index=index.cpu())
+    return index_target(target, n, width)
+
+
+def index_target(target: int | np.ndarray | torch.Tensor | list, n: int, width: int) -> Target:
+    """Check explicit output indices (one, or one per sample of `n`) against the output `width`.
+
+    >>> index_target([0, 2], n=2, width=3).index.tolist()
+    [0, 2]
+    """
     index = torch.as_tensor(np.asarray(target) if not isinstance(target, torch.Tensor) else target)
     if index.is_floating_point() or index.is_complex() or index.dtype == torch.bool:
         raise InputError(f"target must be integer class indices or a callable, got dtype {index.dtype}")
@@ -73,9 +82,10 @@ def resolve_target(target: TargetLike, outputs: torch.Tensor) -> Target:
         index = index.expand(n)
     if index.ndim != 1 or index.shape[0] != n:
         raise InputError(f"target must be one index, or one per sample ({n}); got shape {tuple(index.shape)}")
-    bad = (index < 0) | (index >= width)
-    if bool(bad.any()):
+    index = index.long().cpu().clone()
+    low, high = (int(v) for v in torch.aminmax(index))
+    if low < 0 or high >= width:
         raise InputError(
-            f"target {int(index[bad][0])} is out of range: the model has {width} output(s), valid targets are 0..{width - 1}"
+            f"target {low if low < 0 else high} is out of range: the model has {width} output(s), valid targets are 0..{width - 1}"
         )
-    return Target(index=index.long().cpu().clone())
+    return Target(index=index)
