@@ -2,7 +2,7 @@
 __version__ = "0.1.0"
 
 from .errors import InputError, LayerNotFoundError, ModelAccessError, UnboxedError
-from .explanation import Attribution, Explanation
+from .explanation import Attribution, Explanation, FeatureAttribution
 from .model import ModelAdapter, adapt
 from .taxonomy import Access, Engagement, Format, MethodInfo, Scope, get_method, methods
 
@@ -24,7 +24,7 @@ def load(path):
 
 
 __all__ = [
-    "Access", "Attribution", "Engagement", "Explanation", "Format", "InputError", "LayerNotFoundError",
+    "Access", "Attribution", "Engagement", "Explanation", "FeatureAttribution", "Format", "InputError", "LayerNotFoundError",
     "MethodInfo", "ModelAccessError", "ModelAdapter", "Scope", "UnboxedError", "adapt", "explain", "get_method",
     "load", "methods",
 ]

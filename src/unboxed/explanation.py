@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import platform
+import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -162,15 +163,24 @@ class Attribution(Explanation):
     def __len__(self) -> int:
         return len(self.values)
 
+    # Fields that hold one entry per sample, cut by __getitem__; subclasses add theirs.
+    row_fields: ClassVar[tuple[str, ...]] = ("values", "inputs", "scores", "target", "delta")
+
     def __getitem__(self, rows) -> "Attribution":
         """The attribution of a subset of the samples."""
         rows = np.atleast_1d(np.arange(len(self))[rows])
-        pick = lambda a: None if a is None else np.asarray(a)[rows]  # noqa: E731
-        target = [self.target[i] for i in rows] if isinstance(self.target, list) else self.target
-        return Attribution(
-            provenance=self.provenance, values=self.values[rows], inputs=self.inputs[rows], scores=pick(self.scores),
-            target=target, delta=pick(self.delta), layout=self.layout, feature_names=self.feature_names,
-        )
+        cut = {}
+        for name in self.row_fields:
+            value = getattr(self, name)
+            if isinstance(value, np.ndarray):
+                cut[name] = value[rows]
+            elif isinstance(value, list):
+                cut[name] = [value[i] for i in rows]
+        return dataclasses.replace(self, **cut)
+
+    def input_values(self) -> np.ndarray:
+        """Attributions with the inputs' shape (for overlays and the evaluation metrics)."""
+        return self.values
 
     def summary(self) -> dict[str, Any]:
         facts = super().summary()
@@ -189,3 +199,59 @@ class Attribution(Explanation):
         from .viz import figure_to_html
 
         return figure_to_html(self.plot(0).figure)
+
+
+@dataclass
+class FeatureAttribution(Attribution):
+    """Attribution to interpretable features: table columns (or groups of them), superpixels, words.
+
+    `values` is (n, features); rows with fewer features than the widest (images with fewer
+    superpixels, shorter texts) are padded with zeros past `counts[i]`. `base` is the explained
+    score with every feature removed (the expected score over the background for Shapley values),
+    so `base + values.sum(1) == scores` for methods that are efficient. `stderr` is a standard
+    error per value for sampled estimates; `segments` (n, ...) maps every input element of a row
+    to its feature (columns for tables, (H, W) pixels for images; None for text), and
+    `feature_names` holds one list of names, or one per row (the words of each text). `surrogate`
+    describes a fitted local model (LIME, LEMNA) with per-row lists (intercept, fidelity, ...).
+    `masker` says how features were removed.
+    """
+
+    base: np.ndarray | None = None
+    stderr: np.ndarray | None = None
+    counts: np.ndarray | None = None
+    segments: np.ndarray | None = None
+    surrogate: dict[str, Any] | None = None
+    masker: dict[str, Any] | None = None
+    kind: ClassVar[str] = "feature_attribution"
+    row_fields: ClassVar[tuple[str, ...]] = Attribution.row_fields + ("base", "stderr", "counts", "segments")
+
+    def __getitem__(self, rows) -> "FeatureAttribution":
+        index = np.atleast_1d(np.arange(len(self))[rows])
+        cut = super().__getitem__(rows)
+        if self.feature_names and isinstance(self.feature_names[0], list):
+            cut.feature_names = [self.feature_names[i] for i in index]
+        if self.surrogate:
+            cut.surrogate = {k: [v[i] for i in index] if isinstance(v, list) and len(v) == len(self) else v
+                             for k, v in self.surrogate.items()}
+        return cut
+
+    def names_of(self, row: int) -> list[str]:
+        """Names of the features of sample `row`."""
+        count = int(self.counts[row]) if self.counts is not None else self.values.shape[1]
+        names = self.feature_names
+        if names and isinstance(names[0], list):
+            return list(names[row])[:count]
+        return list(names)[:count] if names else [f"feature {j}" for j in range(count)]
+
+    def input_values(self) -> np.ndarray:
+        """Each input element gets the value of the feature it belongs to (the inputs' shape).
+
+        Text has no array form of its inputs: its values stay per word.
+        """
+        if self.segments is None:
+            return self.values
+        n = len(self)
+        per_element = np.take_along_axis(self.values, self.segments.reshape(n, -1), axis=1).reshape(self.segments.shape)
+        if per_element.ndim < self.inputs.ndim:  # image segments (n, H, W) for inputs (n, C, H, W)
+            per_element = np.broadcast_to(per_element[:, None], self.inputs.shape)
+        return np.ascontiguousarray(per_element)

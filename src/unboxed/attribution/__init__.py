@@ -18,3 +18,7 @@ __all__ += ["BaseCAM", "CAM", "GradCAM", "GradCAMPlusPlus", "GuidedGradCAM"]
 from .occlusion import Occlusion
 
 __all__ += ["Occlusion"]
+from .ablation import FeatureAblation
+from .masked import MaskedExplainer
+
+__all__ += ["FeatureAblation", "MaskedExplainer"]
