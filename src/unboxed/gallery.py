@@ -73,6 +73,8 @@ def gallery_settings(method_name: str, zoo_model) -> dict[str, Any]:
         if zoo_model.cam_layer is None:
             raise NotApplicable(f"{method_name} needs a convolutional layer; {zoo_model.name} has none")
         settings["layer"] = zoo_model.cam_layer
+    if "background" in parameters and zoo_model.layout == "tabular":
+        settings["background"] = zoo_model.inputs[:50]  # features are removed by drawing from these rows
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     return {key: value for key, value in settings.items() if takes_any or key in parameters}
 

@@ -41,7 +41,7 @@ def plot_grid(attributions: Mapping[str, object], images: Sequence[np.ndarray] |
             raise ValueError(f"attribution {name!r} has {len(attributions[name])} samples, {names[0]!r} has {n}")
     column_labels = dict(column_labels or {})
     layout = first.layout
-    signed = {name: is_signed(attributions[name].values) for name in names}
+    signed = {name: is_signed(attributions[name].input_values()) for name in names}
     if layout == "tabular":
         width, height = 1.7 + 3.3 * len(names), 0.45 + (0.24 * top_k + 0.55) * n
         ratios = [0.5] + [1.0] * len(names)
@@ -63,7 +63,7 @@ def plot_grid(attributions: Mapping[str, object], images: Sequence[np.ndarray] |
             attribution = attributions[name]
             header = name + (f"\n{column_labels[name]}" if name in column_labels else "")
             if layout == "image":
-                heat = heatmap(attribution.values[row], picture.shape[:2])
+                heat = heatmap(attribution.input_values()[row], picture.shape[:2])
                 scale = colour_scale(heat, signed=signed[name])
                 ax.imshow(overlay(picture, heat, scale), interpolation=_interpolation(picture))
                 ax.set_xticks([])

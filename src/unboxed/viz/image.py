@@ -145,8 +145,8 @@ def plot_image_attribution(attribution, index: int = 0, ax=None, image: np.ndarr
     if image is None:
         image = input_to_image(attribution.inputs[index])
     rgb = to_rgb(image)
-    heat = heatmap(attribution.values[index], rgb.shape[:2])
-    scale = colour_scale(heat, clip_percentile, signed=is_signed(attribution.values))
+    heat = heatmap(attribution.input_values()[index], rgb.shape[:2])
+    scale = colour_scale(heat, clip_percentile, signed=is_signed(attribution.input_values()))
     ax.imshow(overlay(rgb, heat, scale, alpha), interpolation="antialiased" if max(rgb.shape[:2]) > 64 else "nearest")
     ax.set_xticks([])
     ax.set_yticks([])
