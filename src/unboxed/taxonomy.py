@@ -92,8 +92,8 @@ def methods(engagement=None, format=None, scope=None, access=None) -> list[Metho
     Each filter takes one value or several (an iterable); omitted axes are not filtered.
 
     >>> import unboxed
-    >>> [m.name for m in unboxed.methods(format="attribution", access="black-box")]
-    ['occlusion']
+    >>> "occlusion" in [m.name for m in unboxed.methods(format="attribution", access="black-box")]
+    True
     """
     from . import attribution  # noqa: F401  (importing registers the methods)
 
