@@ -142,7 +142,9 @@ class Attribution(Explanation):
     upsampling); `inputs` are the explained inputs; `scores` the explained outputs f(x)_target;
     `target` the resolved target index per sample; `delta` an approximation error per sample
     when the method has one (Integrated Gradients' completeness gap); `layout` says how to draw it
-    ("image", "tabular" or "sequence"); `feature_names` names tabular features.
+    ("image", "tabular", "sequence" or "text"); `feature_names` names tabular features; `base` the
+    score (n,) the attributions are measured from (f(baseline), or the expected score over a
+    background), so that for complete methods `base + values.sum() == scores` per sample.
     """
 
     values: np.ndarray = None
@@ -152,6 +154,7 @@ class Attribution(Explanation):
     delta: np.ndarray | None = None
     layout: str = "tabular"
     feature_names: list[str] | None = None
+    base: np.ndarray | None = None
     kind: ClassVar[str] = "attribution"
 
     def __post_init__(self):
@@ -164,7 +167,7 @@ class Attribution(Explanation):
         return len(self.values)
 
     # Fields that hold one entry per sample, cut by __getitem__; subclasses add theirs.
-    row_fields: ClassVar[tuple[str, ...]] = ("values", "inputs", "scores", "target", "delta")
+    row_fields: ClassVar[tuple[str, ...]] = ("values", "inputs", "scores", "target", "delta", "base")
 
     def __getitem__(self, rows) -> "Attribution":
         """The attribution of a subset of the samples."""
@@ -216,14 +219,13 @@ class FeatureAttribution(Attribution):
     `masker` says how features were removed.
     """
 
-    base: np.ndarray | None = None
     stderr: np.ndarray | None = None
     counts: np.ndarray | None = None
     segments: np.ndarray | None = None
     surrogate: dict[str, Any] | None = None
     masker: dict[str, Any] | None = None
     kind: ClassVar[str] = "feature_attribution"
-    row_fields: ClassVar[tuple[str, ...]] = Attribution.row_fields + ("base", "stderr", "counts", "segments")
+    row_fields: ClassVar[tuple[str, ...]] = Attribution.row_fields + ("stderr", "counts", "segments")
 
     def __getitem__(self, rows) -> "FeatureAttribution":
         index = np.atleast_1d(np.arange(len(self))[rows])
