@@ -6,11 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[imagenet,test]'
+	# Quantus (a test-only oracle) declares torchvision, which breaks beside this torch: install it alone.
+	$(PY) -m pip install -q --no-deps quantus==0.6.0
 	touch $(STAMP)
 
 demo: $(STAMP)
