@@ -133,3 +133,40 @@ def test_parse_setting_reads_literals_and_keeps_words():
 def test_no_arguments_prints_help():
     result = runner.invoke(app, [])
     assert "methods" in result.output and "explain" in result.output and "demo" in result.output
+
+
+def test_explain_a_global_method_covers_all_held_out_rows(tmp_path, cancer):
+    result = runner.invoke(app, ["explain", "--model", "breast_cancer_mlp", "--method", "permutation_importance",
+                                 "--setting", "n_repeats=2", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    saved = unboxed.load(tmp_path / "breast_cancer_mlp_permutation_importance.npz")
+    expected = unboxed.get_method("permutation_importance")(cancer.model, **{**gallery_settings(
+        "permutation_importance", cancer), "n_repeats": 2}).explain(cancer.inputs, labels=cancer.labels)
+    np.testing.assert_array_equal(saved.repeats, expected.repeats)
+    assert saved.n_rows == len(cancer.inputs) and saved.labels == "given"
+    assert (tmp_path / "breast_cancer_mlp_permutation_importance.png").read_bytes().startswith(b"\x89PNG")
+    assert f"most important: {saved.ranking(1)[0]}" in result.stdout
+
+
+def test_explain_a_text_with_a_black_box_method_writes_highlighted_words(tmp_path):
+    result = runner.invoke(app, ["explain", "--model", "rotten_tomatoes_logreg", "--method", "feature_ablation",
+                                 "--index", "1", "--target", "fresh", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    saved = unboxed.load(tmp_path / "rotten_tomatoes_logreg_feature_ablation_1.npz")
+    page = (tmp_path / "rotten_tomatoes_logreg_feature_ablation_1.html").read_text(encoding="utf-8")
+    assert saved.target == [1] and saved.layout == "text"
+    assert all(f">{w}</span>" in page for w in saved.names_of(0) if w.isalpha())
+    gradients = runner.invoke(app, ["explain", "--model", "rotten_tomatoes_logreg", "--method", "saliency",
+                                    "--out", str(tmp_path)])
+    assert_one_line_error(gradients, "needs gradients")
+
+
+def test_explain_shapley_on_grouped_cancer_features(tmp_path):
+    if "exact_shapley" not in [m.name for m in unboxed.methods()]:
+        pytest.skip("exact_shapley is not registered")
+    result = runner.invoke(app, ["explain", "--model", "breast_cancer_mlp", "--method", "exact_shapley", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "groups=10" in result.stdout
+    saved = unboxed.load(tmp_path / "breast_cancer_mlp_exact_shapley_0.npz")
+    assert saved.values.shape == (1, 10)
+    np.testing.assert_allclose(saved.base + saved.values.sum(1), saved.scores, rtol=1e-5)

@@ -1,4 +1,5 @@
 """The gallery: every registered attribution method shows up (or says why not), and the page points at real files."""
+import copy
 import html
 import re
 
@@ -13,12 +14,34 @@ from unboxed.cli import app
 from unboxed.gallery import NotApplicable, build_gallery, gallery_settings, pick_samples
 
 MODELS = ("digits_cnn", "breast_cancer_mlp")
+# sample counts of the sampling methods, capped so that the test galleries take seconds
+CAPS = {"n_samples": 60, "n_permutations": 4, "n_iterations": 3, "n_repeats": 3}
+
+
+def cheap_settings():
+    table = copy.deepcopy(gallery_module.SETTINGS)
+    for per_model in table.values():
+        for settings in per_model.values():
+            settings.update({key: min(value, CAPS[key]) for key, value in settings.items() if key in CAPS})
+    return table
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def cheap():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gallery_module, "SETTINGS", cheap_settings())
+        patch.setattr(gallery_module, "SUMMARY_ROWS", 12)
+        yield
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, cheap):
     out = tmp_path_factory.mktemp("gallery")
     return out, build_gallery(out, models=MODELS, n_samples=2, show_progress=False)
+
+
+def is_global(name):
+    return unboxed.get_method(name).info.scope.value == "global"
 
 
 def attribution_names():
@@ -48,8 +71,11 @@ def test_every_registered_attribution_method_appears_or_is_skipped_with_a_reason
             assert entry.status in ("ok", "skipped"), (model, name, entry.reason)
             if entry.status == "ok":
                 saved = unboxed.load(entry.path)
-                assert entry.path == out / model / f"{name}.npz"
-                assert len(saved) == 2 and saved.method == name
+                assert entry.path == out / model / f"{name}.npz" and saved.method == name
+                if is_global(name):  # over all held-out data, with its own picture
+                    assert saved.n_rows == len(unboxed.zoo.load(model).inputs) and (out / model / f"{name}.png").is_file()
+                else:
+                    assert len(saved) == 2
             else:
                 assert entry.reason and html.escape(entry.reason) in page
     # the MLP has no conv layer: every method that takes a layer is skipped there, and runs on digits
@@ -71,7 +97,7 @@ def test_page_shows_taxonomy_tags_timings_and_the_completeness_gap(built):
 
 def test_grid_picture_has_a_column_per_method_and_a_row_per_input(built):
     out, result = built
-    ran = [e for e in result.entries if e.model == "digits_cnn" and e.status == "ok"]
+    ran = [e for e in result.entries if e.model == "digits_cnn" and e.status == "ok" and not is_global(e.method)]
     picture = matplotlib.image.imread(out / "digits_cnn" / "grid.png")
     height, width = picture.shape[:2]
     assert width / height == pytest.approx((2.0 * (1 + len(ran)) + 0.3) / (2.0 * 1.12 * 2 + 0.6), rel=0.02)
@@ -79,9 +105,20 @@ def test_grid_picture_has_a_column_per_method_and_a_row_per_input(built):
 
 def test_gallery_settings_table():
     from unboxed import zoo
+    from unboxed.maskers import ImageMasker, TabularMasker
 
     digits, cancer = zoo.load("digits_cnn"), zoo.load("breast_cancer_mlp")
     names = attribution_names()
+    assert gallery_settings("feature_ablation", cancer)["background"] is cancer.background  # training rows
+    assert isinstance(gallery_settings("feature_ablation", digits)["masker"], ImageMasker)
+    with pytest.raises(NotApplicable, match="table columns"):
+        gallery_settings("permutation_importance", digits)
+    if "exact_shapley" in names:
+        grouped = gallery_settings("exact_shapley", cancer)["masker"]
+        assert isinstance(grouped, TabularMasker) and len(grouped.groups) == 10
+        assert all(len(columns) == 3 for columns in grouped.groups.values())
+    with pytest.raises(NotApplicable, match="needs gradients"):
+        gallery_settings("saliency", zoo.load("rotten_tomatoes_logreg"))
     for name in names:
         if "layer" in _parameters(name):
             assert gallery_settings(name, digits)["layer"] == digits.cam_layer
@@ -110,10 +147,47 @@ def test_samples_take_classes_in_turn(cancer):
     assert len(set(rows)) == 4 and labels[0] != labels[1] and labels[2] != labels[3]
 
 
+def test_per_feature_methods_tables_and_global_pictures(built):
+    out, result = built
+    entries = {(e.model, e.method): e for e in result.entries}
+    page = result.index.read_text(encoding="utf-8")
+    if "exact_shapley" in attribution_names():  # 10 measurement groups: exact, and efficient to float32 rounding
+        exact = entries["breast_cancer_mlp", "exact_shapley"]
+        assert exact.status == "ok" and exact.max_delta < 1e-6 * exact.max_score  # float32 model: rounding only
+        saved = unboxed.load(exact.path)
+        assert saved.values.shape == (2, 10) and saved.feature_names[0] == "radius"
+    ablation = entries["breast_cancer_mlp", "feature_ablation"]
+    assert ablation.max_delta is not None and ablation.max_delta > 1e-3  # ablation is not efficient, and the page says so
+    captions = [caption for caption, _ in result.figures["breast_cancer_mlp"]]
+    assert any("waterfall" in c for c in captions) and any("summary over 12" in c for c in captions)
+    assert any("permutation_importance" in c for c in captions)
+    for _, path in result.figures["breast_cancer_mlp"]:
+        assert path.is_file() and path.relative_to(out).as_posix() in page
+    assert "ImageMasker(segmentation=slic, segments=50, fill=0.0)" in page and "tabular.TabularMasker" not in page
+    digits_ablation = unboxed.load(entries["digits_cnn", "feature_ablation"].path)
+    assert digits_ablation.segments.shape == (2, 32, 32) and digits_ablation.layout == "image"
+
+
+def test_text_model_gallery_shows_highlighted_words(tmp_path, cheap):
+    result = build_gallery(tmp_path, models=("rotten_tomatoes_logreg",), methods=["feature_ablation", "saliency"],
+                           n_samples=2, show_progress=False)
+    status = {e.method: (e.status, e.reason) for e in result.entries}
+    assert status["feature_ablation"] == ("ok", "")
+    assert status["saliency"][0] == "skipped" and "needs gradients" in status["saliency"][1]
+    page = result.index.read_text(encoding="utf-8")
+    saved = unboxed.load(tmp_path / "rotten_tomatoes_logreg" / "feature_ablation.npz")
+    for row in range(2):
+        for word in saved.names_of(row):
+            assert f">{html.escape(word)}</span>" in page
+    assert (tmp_path / "rotten_tomatoes_logreg" / "grid.png").is_file()
+
+
 def test_a_crashing_method_is_reported_and_the_rest_still_run(tmp_path, monkeypatch):
     real = gallery_module.get_method
 
     class Broken:
+        info = real("saliency").info
+
         def __init__(self, model, **settings):
             pass
 

@@ -28,3 +28,6 @@ __all__ = [
     "MethodInfo", "ModelAccessError", "ModelAdapter", "Scope", "UnboxedError", "adapt", "explain", "get_method",
     "load", "methods",
 ]
+from .explanation import FeatureImportance  # noqa: E402
+
+__all__ += ["FeatureImportance"]

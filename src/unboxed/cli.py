@@ -126,20 +126,22 @@ def resolve_cli_target(target: Optional[str], class_names: list[str]):
 
 @app.command("explain")
 def explain_command(
-    model: Annotated[str, typer.Option(help="zoo model: efficientnet_lite0, digits_cnn or breast_cancer_mlp")],
+    model: Annotated[str, typer.Option(help="zoo model: efficientnet_lite0, digits_cnn, breast_cancer_mlp, rotten_tomatoes_logreg, ...")],
     method: Annotated[str, typer.Option(help="a registered method (see `unboxed methods`)")],
-    index: Annotated[int, typer.Option(help="which held-out sample of the zoo model")] = 0,
+    index: Annotated[int, typer.Option(help="which held-out sample of the zoo model (local methods)")] = 0,
     target: Annotated[Optional[str], typer.Option(help="class index or name to explain (default: the predicted class)")] = None,
     out: Annotated[Path, typer.Option(help="folder for the picture and the raw result")] = Path("explanations"),
     setting: Annotated[
         Optional[list[str]], typer.Option(help="method setting key=value (repeatable); overrides the gallery defaults")
     ] = None,
 ) -> None:
-    """Explain one zoo model input with one method: writes a PNG picture and the raw result (.npz)."""
+    """Explain one zoo model input with one method: writes a PNG picture and the raw result (.npz).
+
+    Global methods (permutation importance) explain the model over all its held-out data instead.
+    """
     from . import zoo
-    from .gallery import gallery_settings, sample_labels
-    from .taxonomy import get_method
-    from .viz import figure_to_png, plot_single
+    from .gallery import describe_setting, explain_zoo, gallery_settings, take
+    from .taxonomy import Scope, get_method
 
     with user_errors():
         explainer_class = get_method(method)
@@ -151,11 +153,20 @@ def explain_command(
         overrides = dict(parse_setting(text) for text in setting or [])
         check_settings(method, overrides)
         settings = {**gallery_settings(method, zoo_model), **overrides}
-        inputs = zoo_model.inputs[index : index + 1]
+        inputs = take(zoo_model.inputs, [index])
         class_target = resolve_cli_target(target, zoo_model.class_names)
-        attribution = explainer_class(zoo_model.model, **settings).explain(
-            inputs, target=class_target, feature_names=zoo_model.feature_names
-        )
+        result = explain_zoo(zoo_model, explainer_class.info, settings, inputs, target=class_target)
+    shown = ", ".join(f"{k}={describe_setting(v)}" for k, v in settings.items()) or "defaults"
+    if explainer_class.info.scope is Scope.GLOBAL:
+        _write_global(result, model, method, shown, out)
+    else:
+        _write_local(result, zoo_model, model, method, index, inputs, shown, out)
+
+
+def _write_local(attribution, zoo_model, model: str, method: str, index: int, inputs, shown: str, out: Path) -> None:
+    from .gallery import sample_labels
+    from .viz import figure_to_png, plot_single, text_html
+
     stem = f"{model}_{method}_{index}"
     label = sample_labels(zoo_model, [index], inputs)[0]
     explained = attribution.target[0] if isinstance(attribution.target, list) else attribution.target
@@ -167,10 +178,32 @@ def explain_command(
     figure = plot_single(attribution, 0, image=image, label=label, title=title)
     picture = figure_to_png(figure, out / f"{stem}.png")
     raw = attribution.save(out / f"{stem}.npz")
-    shown = ", ".join(f"{k}={v!r}" for k, v in settings.items()) or "defaults"
     typer.echo(f"{method} on {model}[{index}] ({shown}): {label.replace(chr(10), '; ')}")
     if attribution.delta is not None:
         typer.echo(f"completeness gap |delta| = {float(abs(attribution.delta[0])):.3g}")
+    typer.echo(f"picture: {picture}")
+    if attribution.layout == "text" and hasattr(attribution, "names_of"):
+        page = out / f"{stem}.html"
+        page.write_text(f"<!doctype html><meta charset='utf-8'>{text_html(attribution, 0, title=title)}", encoding="utf-8")
+        typer.echo(f"highlighted text: {page}")
+    typer.echo(f"raw result: {raw}")
+
+
+def _write_global(importance, model: str, method: str, shown: str, out: Path) -> None:
+    from matplotlib.figure import Figure
+
+    from .viz import figure_to_png, plot_importance
+
+    stem = f"{model}_{method}"
+    count = min(15, len(importance.importances))
+    figure = Figure(figsize=(7.5, 1.2 + 0.28 * count), layout="constrained")
+    plot_importance(importance, ax=figure.subplots(), top_k=count, title=f"{model}: {method}")
+    picture = figure_to_png(figure, out / f"{stem}.png")
+    raw = importance.save(out / f"{stem}.npz")
+    typer.echo(f"{method} on {model}, {importance.n_rows} held-out rows ({shown}): "
+               f"{importance.metric} {importance.baseline:.3g} on the intact data")
+    typer.echo("most important: " + ", ".join(
+        f"{name} ({value:+.3g})" for name, value in zip(importance.ranking(5), sorted(importance.importances, reverse=True))))
     typer.echo(f"picture: {picture}")
     typer.echo(f"raw result: {raw}")
 
@@ -178,7 +211,7 @@ def explain_command(
 @app.command("demo")
 def demo_command(
     out: Annotated[Path, typer.Option(help="folder for the gallery (index.html, pictures, raw results)")] = Path("reports"),
-    model: Annotated[Optional[list[str]], typer.Option(help="zoo model(s) to include (default: all three)")] = None,
+    model: Annotated[Optional[list[str]], typer.Option(help="zoo model(s) to include (default: all of them)")] = None,
     method: Annotated[Optional[list[str]], typer.Option(help="method(s) to include (default: every attribution method)")] = None,
     samples: Annotated[Optional[int], typer.Option(min=1, help="inputs per model (default: 4 each)")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,

@@ -257,3 +257,76 @@ class FeatureAttribution(Attribution):
         if per_element.ndim < self.inputs.ndim:  # image segments (n, H, W) for inputs (n, C, H, W)
             per_element = np.broadcast_to(per_element[:, None], self.inputs.shape)
         return np.ascontiguousarray(per_element)
+
+    def plot(self, index: int = 0, ax=None, kind: str | None = None, **kwargs):
+        """Draw sample `index`; `kind`: "waterfall" (default for tables), "bar", "beeswarm" (all
+        rows of a table), "superpixels" (default for images) or "text" (default for texts)."""
+        from .viz.features import plot_feature_attribution
+
+        return plot_feature_attribution(self, index=index, ax=ax, kind=kind, **kwargs)
+
+    def _figure_html(self) -> str:
+        if self.layout != "text":
+            return super()._figure_html()
+        from .viz.text import text_html
+
+        return "".join(text_html(self, row) for row in range(min(len(self), 20)))
+
+
+@dataclass
+class FeatureImportance(Explanation):
+    """How much a model relies on each feature over a whole data set (a global explanation).
+
+    `repeats` (features, n_repeats) holds each repeat's drop of the score named `metric` when the
+    feature is permuted across rows; `importances` is their mean and `stds` their standard
+    deviation (computed from `repeats` when not given). `baseline` is the score on the intact
+    data, `n_rows` the rows it is measured on, and `labels` what the score compares with: the
+    "given" labels, or the model's own "predictions". 0 means shuffling the feature changes
+    nothing; a negative value, that shuffling it helped (noise, or a feature the model misuses).
+
+    >>> import numpy as np
+    >>> result = FeatureImportance(repeats=np.array([[0.2, 0.4], [0.0, 0.0]]), feature_names=["a", "b"])
+    >>> result.importances.round(3).tolist(), result.stds.round(3).tolist(), result.ranking()
+    ([0.3, 0.0], [0.1, 0.0], ['a', 'b'])
+    """
+
+    repeats: np.ndarray = None
+    importances: np.ndarray | None = None
+    stds: np.ndarray | None = None
+    feature_names: list[str] | None = None
+    metric: str = "score"
+    baseline: float | None = None
+    n_rows: int | None = None
+    labels: str | None = None
+    kind: ClassVar[str] = "feature_importance"
+
+    def __post_init__(self):
+        if self.repeats is None:
+            raise InputError("a FeatureImportance needs the per-repeat drops (features, repeats)")
+        self.repeats = np.asarray(self.repeats, dtype=np.float64).reshape(len(self.repeats), -1)
+        self.importances = self.repeats.mean(1) if self.importances is None else np.asarray(self.importances)
+        self.stds = self.repeats.std(1) if self.stds is None else np.asarray(self.stds)
+        if self.feature_names is None:
+            self.feature_names = [f"feature {j}" for j in range(len(self.repeats))]
+
+    def ranking(self, top_k: int | None = None) -> list[str]:
+        """Feature names, most important first (ties keep the features' order)."""
+        order = np.argsort(-self.importances, kind="stable")
+        return [self.feature_names[j] for j in order[:top_k]]
+
+    def summary(self) -> dict[str, Any]:
+        facts = super().summary()
+        facts.update({"features": len(self.importances), "metric": self.metric, "baseline score": self.baseline,
+                      "rows": self.n_rows, "repeats": self.repeats.shape[1], "top features": ", ".join(self.ranking(5))})
+        return facts
+
+    def plot(self, ax=None, **kwargs):
+        """Bars of the importances, largest on top, with one standard deviation as error bars."""
+        from .viz.features import plot_importance
+
+        return plot_importance(self, ax=ax, **kwargs)
+
+    def _figure_html(self) -> str:
+        from .viz import figure_to_html
+
+        return figure_to_html(self.plot().figure)

@@ -2,15 +2,20 @@
 
 `build_gallery(out_dir)` writes, under `out_dir`:
 
-- `<model>/grid.png`: rows are inputs, columns are the input and then each method;
-- `<model>/<method>.npz`: the raw Attribution (`unboxed.load` reads it back);
+- `<model>/grid.png`: rows are inputs, columns are the input and then each method (images:
+  heat maps, with superpixel outlines for per-feature methods; tables: bar charts; texts:
+  highlighted words);
+- `<model>/<method>.npz`: the raw explanation (`unboxed.load` reads it back);
+- `<model>/<method>.png` for global methods (permutation importance) over the held-out set, and
+  for tables `waterfall.png` (one row) and `summary.png` (a beeswarm over many rows) of the
+  first Shapley method that ran;
 - `index.html`: one self-contained page (inline CSS, pictures linked relatively) with each
   method's taxonomy tags, settings, time, the completeness gap where the method has one, and
   the methods that were skipped on a model with the reason.
 
 `gallery_settings(method, zoo_model)` is the one place that decides how a method is run on a
-zoo model (the CLI's `explain` uses it too): per-model settings that keep the demo fast, and the
-layer for methods that need one.
+zoo model (the CLI's `explain` uses it too): per-model settings that keep the demo fast, the
+layer for methods that need one, and the model's background rows for methods that remove features.
 """
 from __future__ import annotations
 
@@ -19,23 +24,70 @@ import inspect
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from .errors import InputError, UnboxedError
-from .explanation import Attribution
-from .taxonomy import Format, MethodInfo, get_method, methods as catalogue
+from .explanation import Attribution, Explanation
+from .maskers import ImageMasker, Masker, TabularMasker
+from .model import adapt
+from .taxonomy import Access, Format, MethodInfo, Scope, get_method, methods as catalogue
 
-MODELS = ("efficientnet_lite0", "digits_cnn", "breast_cancer_mlp")
-SAMPLES = {"efficientnet_lite0": 4, "digits_cnn": 4, "breast_cancer_mlp": 4}
+MODELS = ("efficientnet_lite0", "digits_cnn", "breast_cancer_mlp", "rotten_tomatoes_logreg")
+SAMPLES = {"efficientnet_lite0": 4, "digits_cnn": 4, "breast_cancer_mlp": 4, "rotten_tomatoes_logreg": 4}
+IMAGE_MODELS = ("digits_cnn", "efficientnet_lite0")
 
 # Columns of the pictures: related methods side by side; methods not named here follow, by name.
 ORDER = (
-    "saliency", "input_x_gradient", "smoothgrad", "integrated_gradients", "guided_backprop", "deconvnet",
-    "cam", "grad_cam", "grad_cam_pp", "guided_grad_cam", "occlusion",
+    "saliency", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradient_shap", "guided_backprop", "deconvnet",
+    "cam", "grad_cam", "grad_cam_pp", "guided_grad_cam", "occlusion", "feature_ablation", "exact_shapley", "kernel_shap",
+    "sampling_shapley", "lime", "lemna",
 )
+# Per-feature methods whose one-row waterfall and many-row summary the gallery draws for tables (first that ran).
+SUMMARY_METHODS = ("exact_shapley", "kernel_shap", "sampling_shapley", "feature_ablation")
+SUMMARY_ROWS = 60
+
+
+@dataclass(frozen=True)
+class FromModel:
+    """A setting computed from the zoo model (its background rows, feature names, ...).
+
+    >>> from unboxed import zoo
+    >>> FromModel(lambda zoo_model: zoo_model.feature_names[:2]).make(zoo.load("breast_cancer_mlp"))
+    ['mean radius', 'mean texture']
+    """
+
+    make: Callable[[Any], Any]
+
+
+def breast_cancer_groups(feature_names: Sequence[str]) -> dict[str, list[str]]:
+    """The 10 cell-nucleus measurements of the breast-cancer data, each as one feature made of its
+    three columns: the mean, the standard error and the worst value.
+
+    >>> breast_cancer_groups(["mean radius", "radius error", "worst radius"])
+    {'radius': ['mean radius', 'radius error', 'worst radius']}
+    """
+    groups: dict[str, list[str]] = {}
+    for name in feature_names:
+        measure = name.removeprefix("mean ").removeprefix("worst ").removesuffix(" error")
+        groups.setdefault(measure, []).append(name)
+    return groups
+
+
+SUPERPIXELS = ImageMasker(segmentation="slic", n_segments=50)
+GROUPED_CANCER = FromModel(
+    lambda zoo_model: TabularMasker(zoo_model.background, groups=breast_cancer_groups(zoo_model.feature_names),
+                                    feature_names=zoo_model.feature_names))
+# Without a background data set, gradient SHAP on images integrates from a blank image (0: black digits,
+# the mean colour of ImageNet's normalised photos).
+BLANK_IMAGE = FromModel(lambda zoo_model: torch.zeros_like(zoo_model.inputs[:1]))
+
+
+def _on_images(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: dict(settings) for name in IMAGE_MODELS}
+
 
 # Settings per method and zoo model ("*": any model). Anything not named here is the method's
 # own default. Chosen so that the whole gallery runs in a few minutes on two CPU cores.
@@ -47,6 +99,28 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "efficientnet_lite0": {"window": (3, 32, 32), "stride": (3, 16, 16)},
         "breast_cancer_mlp": {"window": (1,), "stride": (1,)},
     },
+    "feature_ablation": _on_images({"masker": SUPERPIXELS}),
+    # 2^30 coalitions of single columns are out of reach; 2^10 of the measurement groups are not
+    "exact_shapley": {"breast_cancer_mlp": {"masker": GROUPED_CANCER}, "rotten_tomatoes_logreg": {"max_features": 14},
+                      **_on_images({"masker": SUPERPIXELS})},
+    "kernel_shap": {"*": {"n_samples": 500}, "digits_cnn": {"masker": SUPERPIXELS, "n_samples": 500},
+                    "efficientnet_lite0": {"masker": SUPERPIXELS, "n_samples": 100}},
+    "sampling_shapley": {"*": {"n_permutations": 20}, "digits_cnn": {"masker": SUPERPIXELS, "n_permutations": 10},
+                         "efficientnet_lite0": {"masker": SUPERPIXELS, "n_permutations": 2}},
+    "gradient_shap": {"*": {"n_samples": 50}, "digits_cnn": {"background": BLANK_IMAGE, "n_samples": 32},
+                      "efficientnet_lite0": {"background": BLANK_IMAGE, "n_samples": 8}},
+    "lime": {"*": {"n_samples": 500}, "digits_cnn": {"masker": SUPERPIXELS, "n_samples": 500, "coalitions": "bernoulli"},
+             "efficientnet_lite0": {"masker": SUPERPIXELS, "n_samples": 100, "coalitions": "bernoulli"}},
+    # LEMNA's EM over fused-lasso fits costs more than its model calls: fewer EM rounds than its default 30
+    "lemna": {"*": {"n_samples": 200, "n_iterations": 10},
+              "digits_cnn": {"masker": SUPERPIXELS, "n_samples": 200, "n_iterations": 10},
+              "efficientnet_lite0": {"masker": SUPERPIXELS, "n_samples": 100, "n_iterations": 10}},
+    "permutation_importance": {"*": {"metric": "neg_log_loss", "n_repeats": 10}},
+}
+# Methods that only make sense for some layouts, and why.
+LAYOUTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "permutation_importance": (("tabular",), "permutation importance shuffles table columns across rows"),
+    "occlusion": (("image", "tabular", "sequence"), "occlusion slides a window over numeric inputs (feature_ablation removes words)"),
 }
 
 
@@ -57,9 +131,11 @@ class NotApplicable(UnboxedError):
 def gallery_settings(method_name: str, zoo_model) -> dict[str, Any]:
     """The settings to run `method_name` with on `zoo_model` (a `ZooModel`).
 
-    Per-model entries of `SETTINGS`, plus `layer=zoo_model.cam_layer` for methods whose
-    constructor takes a `layer`. Settings the method's constructor does not take are dropped.
-    Raises `NotApplicable` (with the reason) when the method needs a layer the model lacks.
+    Per-model entries of `SETTINGS` (a `FromModel` entry is computed from the zoo model), plus
+    `layer=zoo_model.cam_layer` for methods whose constructor takes a `layer`, and
+    `background=zoo_model.background` for methods that take one when no masker is set. Settings
+    the method's constructor does not take are dropped. Raises `NotApplicable` (with the
+    reason) when the method needs what the model lacks: a layer, gradients, a background, a layout.
 
     >>> from unboxed import zoo
     >>> gallery_settings("occlusion", zoo.load("breast_cancer_mlp"))
@@ -67,16 +143,39 @@ def gallery_settings(method_name: str, zoo_model) -> dict[str, Any]:
     """
     explainer = get_method(method_name)
     parameters = inspect.signature(explainer.__init__).parameters
+    layouts, why = LAYOUTS.get(method_name, (None, ""))
+    if layouts is not None and zoo_model.layout not in layouts:
+        raise NotApplicable(f"{why}; {zoo_model.name} takes {zoo_model.layout} inputs")
+    if explainer.info.access in (Access.GRADIENTS, Access.INTERNALS) and not adapt(zoo_model.model).has_gradients:
+        raise NotApplicable(f"{method_name} needs gradients; {zoo_model.name} is a black box ({type(zoo_model.model).__name__})")
     table = SETTINGS.get(method_name, {})
     settings = {**table.get("*", {}), **table.get(zoo_model.name, {})}
+    settings = {key: value.make(zoo_model) if isinstance(value, FromModel) else value for key, value in settings.items()}
     if "layer" in parameters:
         if zoo_model.cam_layer is None:
             raise NotApplicable(f"{method_name} needs a convolutional layer; {zoo_model.name} has none")
         settings["layer"] = zoo_model.cam_layer
-    if "background" in parameters and zoo_model.layout == "tabular":
-        settings["background"] = zoo_model.inputs[:50]  # features are removed by drawing from these rows
+    if "background" in parameters and "background" not in settings and "masker" not in settings:
+        if zoo_model.background is not None:
+            settings["background"] = zoo_model.background  # features are removed by drawing from these rows
+        elif parameters["background"].default is inspect.Parameter.empty:
+            raise NotApplicable(f"{method_name} needs a background data set; {zoo_model.name} has none")
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     return {key: value for key, value in settings.items() if takes_any or key in parameters}
+
+
+def describe_setting(value: Any) -> str:
+    """A short text for a setting: maskers by their settings, data sets by their size, the rest by repr.
+
+    >>> describe_setting(torch.zeros(50, 30)), describe_setting((1, 4, 4))
+    ('50 rows', '(1, 4, 4)')
+    """
+    if isinstance(value, Masker):
+        facts = ", ".join(f"{k}={v}" for k, v in value.describe().items() if k != "masker" and v is not None)
+        return f"{type(value).__name__}({facts})"
+    if isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim > 1:
+        return f"{len(value)} row{'s' if len(value) != 1 else ''}"
+    return repr(value)
 
 
 def pick_samples(zoo_model, n: int) -> list[int]:
@@ -95,11 +194,34 @@ def pick_samples(zoo_model, n: int) -> list[int]:
     return chosen
 
 
-def sample_labels(zoo_model, rows: Sequence[int], inputs: torch.Tensor) -> list[str]:
+def take(inputs, rows: Sequence[int]):
+    """Rows of a zoo model's inputs: a tensor indexed, or a list of texts picked.
+
+    >>> take(["a", "b", "c"], [2, 0]), take(torch.arange(3), [2, 0]).tolist()
+    (['c', 'a'], [2, 0])
+    """
+    return inputs[list(rows)] if isinstance(inputs, torch.Tensor) else [inputs[i] for i in rows]
+
+
+def probabilities(zoo_model, inputs) -> torch.Tensor:
+    """The model's class probabilities: its outputs when they are probabilities (scikit-learn's
+    predict_proba), else their softmax (logits of torch models).
+
+    >>> from unboxed import zoo
+    >>> round(probabilities(zoo.load("breast_cancer_mlp"), torch.zeros(1, 30)).sum().item(), 6)
+    1.0
+    """
+    adapter = adapt(zoo_model.model)
+    batch = adapter.check_inputs(inputs) if isinstance(inputs, torch.Tensor) else np.asarray(inputs, dtype=str)
+    outputs = adapter.outputs(batch).detach().cpu().double()
+    if bool(outputs.min() >= 0) and torch.allclose(outputs.sum(1), torch.ones(len(outputs), dtype=outputs.dtype), atol=1e-6):
+        return outputs
+    return torch.softmax(outputs, dim=1)
+
+
+def sample_labels(zoo_model, rows: Sequence[int], inputs) -> list[str]:
     """A line or two per sample: its name or row, the true class if known, and the prediction."""
-    with torch.no_grad():
-        probabilities = torch.softmax(zoo_model.model(inputs), dim=1)
-    confidence, predicted = probabilities.max(dim=1)
+    confidence, predicted = probabilities(zoo_model, inputs).max(dim=1)
     names = zoo_model.class_names
     labels = []
     for i, row in enumerate(rows):
@@ -128,12 +250,14 @@ class Entry:
 
 @dataclass
 class Gallery:
-    """Where the gallery was written and what ran: `entries` per (model, method); `pictures` per model."""
+    """Where the gallery was written and what ran: `entries` per (model, method); `pictures` the
+    grid per model; `figures` the other pictures per model, as (caption, path)."""
 
     index: Path
     entries: list[Entry]
     pictures: dict[str, Path]
     seconds: float
+    figures: dict[str, list[tuple[str, Path]]] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[Entry]:
@@ -166,13 +290,14 @@ def build_gallery(out_dir: str | Path = "reports", models: Sequence[str] = MODEL
     `models`: zoo model names; `methods`: method names (default: every registered attribution
     method); `n_samples`: inputs per model, one number or a per-model mapping (default
     `SAMPLES`); `show_progress`: a progress bar on stderr and the written paths on stdout.
+    Local methods explain the same few inputs (the grid); global methods (permutation
+    importance) run on all held-out data with its labels and get a picture of their own.
     Methods that cannot run on a model are listed as skipped with the reason; methods that
     crash are listed as failed (with the error) and the rest still run.
     """
     from tqdm.auto import tqdm
 
     from . import zoo
-    from .viz import figure_to_png, plot_grid
 
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -183,7 +308,9 @@ def build_gallery(out_dir: str | Path = "reports", models: Sequence[str] = MODEL
     infos = attribution_methods(methods)
     entries: list[Entry] = []
     pictures: dict[str, Path] = {}
+    figures: dict[str, list[tuple[str, Path]]] = {}
     facts: dict[str, dict] = {}
+    highlights: dict[str, dict[str, list[str]]] = {}
     bar = tqdm(total=len(models) * len(infos), desc="gallery", unit="run", disable=not show_progress)
     for model_name in models:
         count = n_samples.get(model_name, SAMPLES.get(model_name, 4)) if isinstance(n_samples, Mapping) else n_samples
@@ -196,34 +323,36 @@ def build_gallery(out_dir: str | Path = "reports", models: Sequence[str] = MODEL
             bar.update(len(infos))
             continue
         rows = pick_samples(zoo_model, count)
-        inputs = zoo_model.inputs[rows]
+        inputs = take(zoo_model.inputs, rows)
         facts[model_name] = {"samples": sample_labels(zoo_model, rows, inputs), **_model_facts(zoo_model)}
-        results: dict[str, Attribution] = {}
+        results: dict[str, Explanation] = {}
         for info in infos:
             bar.set_postfix_str(f"{model_name}: {info.name}")
-            entry, attribution = _run(zoo_model, info, inputs, out_dir / model_name)
+            entry, result = _run(zoo_model, info, inputs, out_dir / model_name)
             entries.append(entry)
-            if attribution is not None:
-                results[info.name] = attribution
+            if result is not None:
+                results[info.name] = result
             elif show_progress and entry.status == "failed":
                 bar.write(f"warning: {info.name} failed on {model_name}: {entry.reason}")
             bar.update(1)
-        if results:
-            images = zoo_model.display(inputs) if zoo_model.display is not None else None
-            times = {e.method: _duration(e.seconds) for e in entries if e.model == model_name and e.status == "ok"}
-            large = images is not None and max(np.shape(images)[1:3]) > 64
-            figure = plot_grid(results, images=images, row_labels=facts[model_name]["samples"], column_labels=times,
-                               title=f"{model_name}: attributions for the predicted class", cell_size=2.4 if large else 2.0)
-            pictures[model_name] = figure_to_png(figure, out_dir / model_name / "grid.png", dpi=100 if large else 90)
-            if show_progress:
-                bar.write(f"wrote {pictures[model_name]}")
+        model_entries = [e for e in entries if e.model == model_name]
+        grid = _draw_grid(zoo_model, inputs, results, model_entries, facts[model_name]["samples"], out_dir)
+        if grid is not None:
+            pictures[model_name] = grid
+        bar.set_postfix_str(f"{model_name}: pictures")
+        figures[model_name] = _draw_extras(zoo_model, results, model_entries, out_dir)
+        if show_progress:
+            for path in [grid, *(path for _, path in figures[model_name])]:
+                if path is not None:
+                    bar.write(f"wrote {path}")
+        highlights[model_name] = _highlighted(results)
     bar.close()
     seconds = time.perf_counter() - started
     index = out_dir / "index.html"
-    index.write_text(_page(entries, pictures, facts, out_dir, seconds), encoding="utf-8")
+    index.write_text(_page(entries, pictures, figures, highlights, facts, out_dir, seconds), encoding="utf-8")
     if show_progress:
         print(f"gallery written to {index} ({seconds:.0f} s)")
-    return Gallery(index=index, entries=entries, pictures=pictures, seconds=seconds)
+    return Gallery(index=index, entries=entries, pictures=pictures, seconds=seconds, figures=figures)
 
 
 def _load(model_name: str, count: int):
@@ -235,13 +364,23 @@ def _load(model_name: str, count: int):
     return zoo.load(model_name)
 
 
-def _run(zoo_model, info: MethodInfo, inputs: torch.Tensor, folder: Path) -> tuple[Entry, Attribution | None]:
+def explain_zoo(zoo_model, info: MethodInfo, settings: dict[str, Any], inputs, target=None) -> Explanation:
+    """Run one method on a zoo model: local methods on `inputs`, global ones on all held-out data with its labels."""
+    explainer = get_method(info.name)(zoo_model.model, **settings)
+    names = zoo_model.feature_names
+    if isinstance(settings.get("masker"), TabularMasker) and settings["masker"].groups is not None:
+        names = None  # the masker names its groups of columns
+    if info.scope is Scope.GLOBAL:
+        return explainer.explain(zoo_model.inputs, labels=zoo_model.labels, target=target, feature_names=names)
+    return explainer.explain(inputs, target=target, feature_names=names)
+
+
+def _run(zoo_model, info: MethodInfo, inputs, folder: Path) -> tuple[Entry, Explanation | None]:
     entry = Entry(zoo_model.name, info.name, "ok", info)
     try:
         entry.settings = gallery_settings(info.name, zoo_model)
-        explainer = get_method(info.name)(zoo_model.model, **entry.settings)
         start = time.perf_counter()
-        attribution = explainer.explain(inputs, feature_names=zoo_model.feature_names)
+        result = explain_zoo(zoo_model, info, entry.settings, inputs)
         entry.seconds = time.perf_counter() - start
     except UnboxedError as error:
         entry.status, entry.reason = "skipped", str(error)
@@ -249,16 +388,92 @@ def _run(zoo_model, info: MethodInfo, inputs: torch.Tensor, folder: Path) -> tup
     except Exception as error:  # a broken method must not take the whole gallery down; it is reported
         entry.status, entry.reason = "failed", f"{type(error).__name__}: {error}"
         return entry, None
-    entry.path = attribution.save(folder / f"{info.name}.npz")
-    if attribution.delta is not None:
-        entry.max_delta = float(np.max(np.abs(attribution.delta)))
-    if attribution.scores is not None:
-        entry.max_score = float(np.max(np.abs(attribution.scores)))
-    return entry, attribution
+    entry.path = result.save(folder / f"{info.name}.npz")
+    entry.max_delta = completeness_gap(result)
+    if isinstance(result, Attribution) and result.scores is not None:
+        entry.max_score = float(np.max(np.abs(result.scores)))
+    return entry, result
+
+
+def completeness_gap(result: Explanation) -> float | None:
+    """max |base + sum(values) - f(x)| over the samples: the method's own `delta`, or for
+    per-feature attributions with a base value the gap of efficiency (0 for Shapley values).
+
+    >>> from unboxed.explanation import FeatureAttribution
+    >>> completeness_gap(FeatureAttribution(values=np.array([[1.0, 2.0]]), inputs=np.zeros((1, 2)),
+    ...                                     base=np.array([0.5]), scores=np.array([4.0])))
+    0.5
+    """
+    if not isinstance(result, Attribution):
+        return None
+    if result.delta is not None:
+        return float(np.max(np.abs(result.delta)))
+    if hasattr(result, "names_of") and result.base is not None and result.scores is not None:
+        return float(np.max(np.abs(result.base + result.values.sum(1) - result.scores)))
+    return None
+
+
+def _draw_grid(zoo_model, inputs, results: dict[str, Explanation], entries: list[Entry], labels: list[str],
+               out_dir: Path) -> Path | None:
+    from .viz import figure_to_png, plot_grid
+
+    local = {name: result for name, result in results.items() if isinstance(result, Attribution)}
+    if not local:
+        return None
+    images = zoo_model.display(inputs) if zoo_model.display is not None else None
+    times = {e.method: _duration(e.seconds) for e in entries if e.status == "ok"}
+    large = images is not None and max(np.shape(images)[1:3]) > 64
+    figure = plot_grid(local, images=images, row_labels=labels, column_labels=times,
+                       title=f"{zoo_model.name}: attributions for the predicted class", cell_size=2.4 if large else 2.0)
+    return figure_to_png(figure, out_dir / zoo_model.name / "grid.png", dpi=100 if large else 90)
+
+
+def _draw_extras(zoo_model, results: dict[str, Explanation], entries: list[Entry], out_dir: Path) -> list[tuple[str, Path]]:
+    """Global methods' pictures; for tables, the waterfall of one row and a beeswarm over many rows."""
+    from matplotlib.figure import Figure
+
+    from .viz import figure_to_png, plot_beeswarm, plot_importance, plot_waterfall
+
+    drawn = []
+    folder = out_dir / zoo_model.name
+    for name, result in results.items():
+        if not isinstance(result, Attribution) and hasattr(result, "importances"):
+            shown = min(15, len(result.importances))
+            figure = Figure(figsize=(7.5, 1.2 + 0.28 * shown), layout="constrained")
+            plot_importance(result, ax=figure.subplots(), top_k=shown, title=f"{zoo_model.name}: {name} (global)")
+            drawn.append((f"{name}: global importance over the held-out data", figure_to_png(figure, folder / f"{name}.png")))
+    method = next((m for m in SUMMARY_METHODS if m in results and getattr(results[m], "layout", "") == "tabular"), None)
+    if method is None:
+        return drawn
+    row = results[method]
+    figure = Figure(figsize=(7.5, 3.6), layout="constrained")
+    plot_waterfall(row, 0, ax=figure.subplots(), title=f"{method}: sample 0, from the base value to f(x)")
+    drawn.append((f"{method}: waterfall of the first sample", figure_to_png(figure, folder / "waterfall.png")))
+    entry = next(e for e in entries if e.method == method)
+    info = next(i for i in catalogue() if i.name == method)
+    try:
+        many = explain_zoo(zoo_model, info, entry.settings, zoo_model.inputs[:SUMMARY_ROWS])
+    except UnboxedError:
+        return drawn
+    figure = Figure(figsize=(7.5, 4.2), layout="constrained")
+    plot_beeswarm(many, ax=figure.subplots(), title=f"{method} on {len(many)} held-out rows")
+    drawn.append((f"{method}: summary over {len(many)} held-out rows", figure_to_png(figure, folder / "summary.png")))
+    return drawn
+
+
+def _highlighted(results: dict[str, Explanation]) -> dict[str, list[str]]:
+    """HTML highlighted texts per method (text models only)."""
+    from .viz import text_html
+
+    return {name: [text_html(result, row, title=f"#{row}") for row in range(len(result))]
+            for name, result in results.items()
+            if isinstance(result, Attribution) and result.layout == "text" and hasattr(result, "names_of")}
 
 
 def _model_facts(zoo_model) -> dict[str, str]:
-    facts = {"input shape": str(tuple(zoo_model.inputs.shape[1:])), "layout": zoo_model.layout}
+    inputs = zoo_model.inputs
+    shown = str(tuple(inputs.shape[1:])) if hasattr(inputs, "shape") else f"texts ({len(inputs)} held out)"
+    facts = {"input shape": shown, "layout": zoo_model.layout}
     for key in ("test_accuracy", "source"):
         if key in zoo_model.facts:
             value = zoo_model.facts[key]
@@ -291,7 +506,8 @@ th{background:#f6f6f6} td.num{text-align:right;font-variant-numeric:tabular-nums
 """
 
 
-def _page(entries: list[Entry], pictures: dict[str, Path], facts: dict[str, dict], out_dir: Path, seconds: float) -> str:
+def _page(entries: list[Entry], pictures: dict[str, Path], figures: dict[str, list[tuple[str, Path]]],
+          highlights: dict[str, dict[str, list[str]]], facts: dict[str, dict], out_dir: Path, seconds: float) -> str:
     from . import __version__
 
     parts = [
@@ -303,6 +519,8 @@ def _page(entries: list[Entry], pictures: dict[str, Path], facts: dict[str, dict
         f"unboxed {html.escape(__version__)}, torch {html.escape(torch.__version__)}; built in {seconds:.0f} s. "
         "Each heat map has its own symmetric colour scale: blue = evidence against the class, red = evidence for it, "
         "transparent = none; methods that only give magnitudes (≥ 0) use a sequential scale (bright = most relevant). "
+        "Per-feature methods (ablation, Shapley values, LIME) remove superpixels, table columns or words; their maps "
+        "show the superpixels' outlines. Global methods (permutation importance) explain the model over all held-out data. "
         "Raw results are <code>.npz</code> files that <code>unboxed.load()</code> reads back.</p>",
     ]
     for model in dict.fromkeys(e.model for e in entries):
@@ -315,6 +533,12 @@ def _page(entries: list[Entry], pictures: dict[str, Path], facts: dict[str, dict
         if model in pictures:
             link = html.escape(pictures[model].relative_to(out_dir).as_posix())
             parts.append(f"<figure><a href='{link}'><img src='{link}' alt='{html.escape(model)} attribution grid'></a></figure>")
+        if highlights.get(model):
+            parts.append(_highlight_table(highlights[model]))
+        for caption, path in figures.get(model, []):
+            link = html.escape(path.relative_to(out_dir).as_posix())
+            parts.append(f"<figure><a href='{link}'><img src='{link}' alt='{html.escape(caption)}'></a>"
+                         f"<figcaption class='muted'>{html.escape(caption)}</figcaption></figure>")
         parts.append(_table(model_entries, out_dir))
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -336,7 +560,7 @@ def _table(entries: list[Entry], out_dir: Path) -> str:
                 f"<td colspan='4'>{e.status}: {html.escape(e.reason)}</td></tr>"
             )
             continue
-        settings = ", ".join(f"{k}={v!r}" for k, v in e.settings.items()) or "defaults"
+        settings = ", ".join(f"{k}={describe_setting(v)}" for k, v in e.settings.items()) or "defaults"
         gap = "—"
         if e.max_delta is not None:
             gap = f"{e.max_delta:.3g}" + (f" <span class='muted'>(max |score| {e.max_score:.3g})</span>" if e.max_score else "")
@@ -346,6 +570,14 @@ def _table(entries: list[Entry], out_dir: Path) -> str:
             f"<td class='num'>{_duration(e.seconds)}</td><td class='num'>{gap}</td>"
             f"<td><a href='{link}'>{html.escape(Path(link).name)}</a></td></tr>"
         )
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
+def _highlight_table(highlighted: dict[str, list[str]]) -> str:
+    """One row per method: its highlighted texts (snippets made by `text_html`, already escaped)."""
+    rows = ["<table><tr><th>method</th><th>words coloured by attribution (red: for the class, blue: against)</th></tr>"]
+    rows += [f"<tr><td><b>{html.escape(name)}</b></td><td>{''.join(snippets)}</td></tr>" for name, snippets in highlighted.items()]
     rows.append("</table>")
     return "\n".join(rows)
 

@@ -22,3 +22,16 @@ from .ablation import FeatureAblation
 from .masked import MaskedExplainer
 
 __all__ += ["FeatureAblation", "MaskedExplainer"]
+from .permutation import PermutationImportance
+
+__all__ += ["PermutationImportance"]
+from .gradient_shap import GradientSHAP
+from .kernel_shap import KernelSHAP
+from .sampling_shapley import SamplingShapley
+from .shapley import ExactShapley
+
+__all__ += ["ExactShapley", "GradientSHAP", "KernelSHAP", "SamplingShapley"]
+from .lemna import Lemna
+from .lime import Lime, LimeTabularMasker
+
+__all__ += ["Lemna", "Lime", "LimeTabularMasker"]

@@ -45,6 +45,7 @@ class AttributionExplainer(Explainer):
             scores=scores.detach().cpu().numpy(),
             target=resolved.as_list(),
             delta=None if delta is None else delta.detach().cpu().numpy(),
+            base=None if extras.get("base") is None else extras["base"].detach().cpu().double().numpy(),
             layout=infer_layout(inputs),
             feature_names=feature_names,
         )

@@ -53,6 +53,8 @@ class Metric:
     category: ClassVar[str]
     higher_is_better: ClassVar[bool] = True
     needs_method: ClassVar[bool] = False
+    # False for metrics that only re-run the method (seed stability): no explanation is computed for them
+    needs_explanation: ClassVar[bool] = True
 
     def evaluate(self, model: Any, inputs: Any, target: Any = None, explanation: Any = None, method: Any = None,
                  **context) -> MetricResult:
@@ -62,19 +64,32 @@ class Metric:
         localisation metrics.
         """
         adapter = adapt(model)
-        inputs = adapter.check_inputs(inputs)
-        resolved = target if isinstance(target, Target) else adapter.resolve_target(inputs, target)
+        inputs = self.check_inputs(adapter, inputs)
+        resolved = target if isinstance(target, Target) else self.resolve_target(adapter, inputs, target)
         explainer = as_explainer(method, adapter) if method is not None else None
         if explanation is None:
             if explainer is None:
                 raise InputError(f"{self.name} needs an explanation or a method to compute one")
-            explanation = explainer.explain(inputs, target=resolved_indices(resolved))
+            if self.needs_explanation:
+                explanation = explainer.explain(inputs, target=resolved_indices(resolved))
         elif self.needs_method and explainer is None:
             raise InputError(f"{self.name} re-runs the explanation method, so it needs method=..., not only a finished explanation")
-        values = attribution_tensor(explanation, inputs)
+        values = None if explanation is None else self.attributions(explanation, inputs)
         scores, extras = self.score(adapter, inputs, resolved, values, explainer, **context)
         return MetricResult(metric=self.name, scores=scores.detach().cpu().double().numpy(), higher_is_better=self.higher_is_better,
                             provenance={"metric": self.name, "settings": self.settings()}, **extras)
+
+    def check_inputs(self, model: ModelAdapter, inputs: Any) -> Any:
+        """Validated inputs on the model's device (metrics that take texts override this)."""
+        return model.check_inputs(inputs)
+
+    def resolve_target(self, model: ModelAdapter, inputs: Any, target: Any) -> Target:
+        """The explained output per example (argmax when None)."""
+        return model.resolve_target(inputs, target)
+
+    def attributions(self, explanation: Any, inputs: Any) -> torch.Tensor:
+        """The explanation as the tensor `score` takes: by default shaped like the inputs."""
+        return attribution_tensor(explanation, inputs)
 
     def score(self, model: ModelAdapter, inputs: torch.Tensor, target: Target, attributions: torch.Tensor,
               method: Explainer | None, **context) -> tuple[torch.Tensor, dict[str, Any]]:

@@ -9,6 +9,10 @@ from .grid import plot_grid, plot_single
 from .html import close_figure, figure_to_html, figure_to_png, figure_to_png_bytes
 from .image import ColourScale, colour_scale, heatmap, overlay, plot_image_attribution, reduce_channels, upsample
 from .tabular import plot_flat_attribution, plot_tabular_attribution, top_features
+from .features import (
+    plot_beeswarm, plot_feature_attribution, plot_feature_bars, plot_importance, plot_superpixels, plot_waterfall,
+)
+from .text import plot_text, text_html
 
 
 def plot_attribution(attribution, index: int = 0, ax=None, **kwargs):
@@ -16,8 +20,11 @@ def plot_attribution(attribution, index: int = 0, ax=None, **kwargs):
 
     Images ('image' layout): a heat-map overlay (keywords: `image`, `clip_percentile`, `alpha`,
     `title`, `colorbar`). Tabular: a bar chart of the top features (`top_k`, `title`,
-    `show_inputs`). Other layouts: a heat strip.
+    `show_inputs`). Other layouts: a heat strip. Per-feature attributions (`FeatureAttribution`)
+    take `kind=` and are drawn by `plot_feature_attribution` (waterfall, superpixels, text, ...).
     """
+    if hasattr(attribution, "names_of"):
+        return plot_feature_attribution(attribution, index=index, ax=ax, **kwargs)
     if not -len(attribution) <= index < len(attribution):
         from ..errors import InputError
 
@@ -31,6 +38,7 @@ def plot_attribution(attribution, index: int = 0, ax=None, **kwargs):
 
 __all__ = [
     "ColourScale", "close_figure", "colour_scale", "figure_to_html", "figure_to_png", "figure_to_png_bytes", "heatmap",
-    "overlay", "plot_attribution", "plot_flat_attribution", "plot_grid", "plot_image_attribution", "plot_single",
-    "plot_tabular_attribution", "reduce_channels", "top_features", "upsample",
+    "overlay", "plot_attribution", "plot_beeswarm", "plot_feature_attribution", "plot_feature_bars", "plot_flat_attribution",
+    "plot_grid", "plot_image_attribution", "plot_importance", "plot_single", "plot_superpixels", "plot_tabular_attribution",
+    "plot_text", "plot_waterfall", "reduce_channels", "text_html", "top_features", "upsample",
 ]

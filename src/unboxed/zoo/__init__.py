@@ -20,3 +20,16 @@ def load(name: str, **settings) -> ZooModel:
 
 
 __all__ = ["MODELS", "ZooModel", "breast_cancer_mlp", "digits_cnn", "efficientnet_lite0", "load"]
+from .text import rotten_tomatoes_logreg  # noqa: E402
+
+MODELS["rotten_tomatoes_logreg"] = rotten_tomatoes_logreg
+__all__ += ["rotten_tomatoes_logreg"]
+from .digits_sequence import digits_sequence  # noqa: E402
+
+MODELS["digits_sequence"] = digits_sequence
+__all__ += ["digits_sequence"]
+from .watermark import digits_random_labels, digits_watermark  # noqa: E402
+
+MODELS["digits_watermark"] = digits_watermark
+MODELS["digits_random_labels"] = digits_random_labels
+__all__ += ["digits_random_labels", "digits_watermark"]
