@@ -2,6 +2,7 @@
 
     unboxed methods [--engagement E] [--format F] [--scope S] [--access A]
     unboxed explain --model digits_cnn --method integrated_gradients [--index 3] [--target 7] [--setting n_steps=64]
+    unboxed evaluate --model digits_cnn --methods saliency,grad_cam --metrics deletion,sparseness --samples 8 --out evaluation
     unboxed demo --out reports
 
 Mistakes in what was asked (unknown names, bad settings) print one line `error: ...` and exit
@@ -206,6 +207,92 @@ def _write_global(importance, model: str, method: str, shown: str, out: Path) ->
         f"{name} ({value:+.3g})" for name, value in zip(importance.ranking(5), sorted(importance.importances, reverse=True))))
     typer.echo(f"picture: {picture}")
     typer.echo(f"raw result: {raw}")
+
+
+# Methods and metrics `evaluate` compares by default, per input layout: a few seconds on the small zoo models.
+EVALUATE_DEFAULTS = {
+    "image": (("saliency", "integrated_gradients", "grad_cam", "occlusion"), ("deletion", "insertion", "sparseness", "max_sensitivity")),
+    "tabular": (("saliency", "integrated_gradients", "kernel_shap"), ("deletion", "insertion", "faithfulness_correlation", "sparseness")),
+    "text": (("feature_ablation", "kernel_shap", "lime"), ("deletion", "insertion", "comprehensiveness", "sufficiency")),
+    "sequence": (("saliency", "integrated_gradients", "occlusion"), ("deletion", "insertion", "sparseness")),
+}
+# Zoo models trained on permuted labels, for `data_randomisation`.
+RANDOM_LABEL_TWINS = {"digits_cnn": "digits_random_labels"}
+
+
+def split_names(text: Optional[str]) -> Optional[list[str]]:
+    """`a, b,c` -> ['a', 'b', 'c']; None stays None.
+
+    >>> split_names("deletion, sparseness"), split_names(None)
+    (['deletion', 'sparseness'], None)
+    """
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise InputError("give at least one name (comma-separated)")
+    return names
+
+
+@app.command("evaluate")
+def evaluate_command(
+    model: Annotated[str, typer.Option(help="zoo model: digits_cnn, digits_watermark, breast_cancer_mlp, ...")],
+    methods: Annotated[Optional[str], typer.Option(help="comma-separated attribution methods (default: a few per input type)")] = None,
+    metrics: Annotated[Optional[str], typer.Option(help="comma-separated metrics (default: faithfulness, complexity, "
+                                                         "robustness; localisation too when the model has a ground-truth mask)")] = None,
+    samples: Annotated[int, typer.Option(min=1, help="held-out inputs to score (classes in turn)")] = 8,
+    seed: Annotated[int, typer.Option(help="seed of every random choice")] = 0,
+    out: Annotated[Path, typer.Option(help="folder for comparison.csv, scores.csv and comparison.png")] = Path("evaluation"),
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Score attribution methods on evaluation metrics for a zoo model's held-out inputs.
+
+    Prints the table (each metric with its direction: ↑ higher is better, ↓ lower is better) and
+    writes it as CSV with a picture of the ranks. Methods run with the gallery's settings. For
+    `digits_watermark` the inputs are held-out images of the watermarked class and the tag's
+    mask is the ground truth of the localisation metrics.
+    """
+    from . import zoo
+    from .evaluate import compare, get_metric
+    from .evaluate.compare import LOCALISATION_METRICS, build_metric, required_context
+    from .gallery import gallery_settings, pick_samples, take
+    from .taxonomy import get_method
+
+    with user_errors():
+        method_names, metric_names = split_names(methods), split_names(metrics)
+        for name in method_names or []:
+            get_method(name)
+        for name in metric_names or []:
+            get_metric(name)
+        zoo_model = zoo.load(model)
+        default_methods, default_metrics = EVALUATE_DEFAULTS.get(zoo_model.layout, EVALUATE_DEFAULTS["tabular"])
+        inputs, mask = _evaluation_inputs(zoo_model, samples, pick_samples, take)
+        if metric_names is None:
+            metric_names = list(default_metrics) + (list(LOCALISATION_METRICS) if mask is not None else [])
+        context = {"mask": mask}
+        for name in metric_names:
+            needs = required_context(build_metric(name, seed))
+            if "mask" in needs and mask is None:
+                raise InputError(f"{name} needs a ground-truth mask; {model} has none (digits_watermark has one)")
+            if "random_model" in needs:
+                if model not in RANDOM_LABEL_TWINS:
+                    raise InputError(f"{name} needs a twin trained on permuted labels; only {', '.join(RANDOM_LABEL_TWINS)} has one")
+                context["random_model"] = zoo.load(RANDOM_LABEL_TWINS[model]).model
+        chosen = [(name, gallery_settings(name, zoo_model)) for name in method_names or default_methods]
+        comparison = compare(zoo_model.model, inputs, chosen, metric_names, seed=seed, show_progress=progress, **context)
+        paths = comparison.save(out)
+    typer.echo(f"{model}: {len(inputs)} held-out inputs, explaining the predicted class")
+    typer.echo(comparison.to_text())
+    typer.echo(f"table: {paths['table']}\nper-example scores: {paths['scores']}\npicture: {paths['figure']}")
+
+
+def _evaluation_inputs(zoo_model, samples: int, pick_samples, take):
+    """The held-out inputs to score and the ground-truth mask (None when the model has none)."""
+    watermark = getattr(zoo_model, "watermark_mask", None)
+    if watermark is None:
+        return take(zoo_model.inputs, pick_samples(zoo_model, samples)), None
+    tagged = zoo_model.inputs[zoo_model.labels == zoo_model.watermark_class][:samples]
+    return tagged, watermark.expand(len(tagged), *watermark.shape)
 
 
 @app.command("demo")

@@ -50,20 +50,23 @@ class SmoothGrad(AttributionExplainer):
         check_choice(self.variant, "variant", VARIANTS)
         n = len(inputs)
         flat = inputs.reshape(n, -1)
-        sigma = (self.noise_level * (flat.max(1).values - flat.min(1).values)).view(-1, *([1] * (inputs.ndim - 1)))
+        low, high = torch.aminmax(flat, dim=1)
+        sigma = (self.noise_level * (high - low)).view(-1, *([1] * (inputs.ndim - 1)))
         generator = torch_generator(self.seed)
         draws_per_call = max(1, self.model.chunk_size(inputs, with_grad=True) // n)
+        squares = self.variant != "smoothgrad"  # plain SmoothGrad needs no second moment
         total = torch.zeros_like(inputs)
-        total_sq = torch.zeros_like(inputs)
+        total_sq = torch.zeros_like(inputs) if squares else None
         for first in range(0, self.n_samples, draws_per_call):
             draws = min(draws_per_call, self.n_samples - first)
             # drawn on the CPU in a fixed order: the same noise whatever the device or chunking
             noise = torch.randn((draws, *inputs.shape), generator=generator, dtype=inputs.dtype).to(inputs.device)
-            noisy = (inputs + noise * sigma).reshape(draws * n, *inputs.shape[1:])
+            noisy = torch.addcmul(inputs, noise, sigma).reshape(draws * n, *inputs.shape[1:])
             values, _ = self.base._attribute_with_extras(noisy, target.repeat(draws))
             values = values.reshape(draws, *inputs.shape)
             total += values.sum(0)
-            total_sq += (values**2).sum(0)
+            if squares:
+                total_sq += (values**2).sum(0)
         mean = total / self.n_samples
         if self.variant == "smoothgrad":
             return mean
