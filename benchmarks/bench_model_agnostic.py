@@ -165,7 +165,7 @@ def lime_image_time(model, images, segments, target, n_samples: int, batch: int)
         if channels == 1:
             hwc = np.repeat(hwc, 3, axis=2)  # lime_image wants 3 channels; the classifier keeps the first
         explainer.explain_instance(hwc, classify, labels=(int(label),), top_labels=None, hide_color=0, num_samples=n_samples,
-                                   batch_size=batch, segmentation_fn=lambda _image, s=segment.numpy(): s, progress_bar=False)
+                                   batch_size=batch, segmentation_fn=lambda _image, s=segment.numpy(): s)
     return time.perf_counter() - start
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib import colormaps
 
 from ..errors import InputError
-from .image import _axes, colour_scale, default_title, input_to_image, is_signed, overlay, to_rgb
+from .image import _axes, colour_scale, default_title, input_to_image, is_signed, overlay, show_overlay, to_rgb
 from .tabular import NEGATIVE, POSITIVE, UNSIGNED, top_features
 
 KINDS = ("waterfall", "bar", "beeswarm", "superpixels", "text")
@@ -311,8 +311,6 @@ def plot_superpixels(attribution, index: int = 0, ax=None, image: np.ndarray | N
     >>> plot_superpixels(halves, 0, ax=Figure().subplots()).images[0].get_array().shape
     (96, 96, 3)
     """
-    from matplotlib.cm import ScalarMappable
-
     if getattr(attribution, "segments", None) is None or attribution.layout != "image":
         raise InputError("a superpixel picture needs an image attribution with segments (from an ImageMasker)")
     ax = _axes(ax)
@@ -322,13 +320,7 @@ def plot_superpixels(attribution, index: int = 0, ax=None, image: np.ndarray | N
     picture = overlay(rgb, heat, scale, alpha)
     if boundaries:
         picture = mark_boundaries(picture, attribution.segments[index])
-    ax.imshow(picture, interpolation="antialiased" if max(rgb.shape[:2]) > 64 else "nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(title if title is not None else default_title(attribution, index), fontsize=9)
-    if colorbar:
-        bar = ax.figure.colorbar(ScalarMappable(scale.norm, scale.cmap), ax=ax, fraction=0.046, pad=0.04)
-        bar.ax.tick_params(labelsize=7)
+    show_overlay(ax, picture, scale, title if title is not None else default_title(attribution, index), colorbar)
     return ax
 
 

@@ -139,7 +139,6 @@ def plot_image_attribution(attribution, index: int = 0, ax=None, image: np.ndarr
     `image`: the picture to draw under the map, (h, w[, c]) in [0, 1] (e.g. a zoo model's
     `display(inputs)[i]`); by default the input itself, rescaled to [0, 1].
     """
-    from matplotlib.cm import ScalarMappable
 
     ax = _axes(ax)
     if image is None:
@@ -147,14 +146,22 @@ def plot_image_attribution(attribution, index: int = 0, ax=None, image: np.ndarr
     rgb = to_rgb(image)
     heat = heatmap(attribution.input_values()[index], rgb.shape[:2])
     scale = colour_scale(heat, clip_percentile, signed=is_signed(attribution.input_values()))
-    ax.imshow(overlay(rgb, heat, scale, alpha), interpolation="antialiased" if max(rgb.shape[:2]) > 64 else "nearest")
+    show_overlay(ax, overlay(rgb, heat, scale, alpha), scale, title if title is not None else default_title(attribution, index),
+                 colorbar)
+    return ax
+
+
+def show_overlay(ax, picture: np.ndarray, scale, title: str, colorbar: bool) -> None:
+    """Draw an overlay picture on `ax` without ticks, with its title and optionally a colour bar."""
+    ax.imshow(picture, interpolation="antialiased" if max(picture.shape[:2]) > 64 else "nearest")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(title if title is not None else default_title(attribution, index), fontsize=9)
+    ax.set_title(title, fontsize=9)
     if colorbar:
+        from matplotlib.cm import ScalarMappable
+
         bar = ax.figure.colorbar(ScalarMappable(scale.norm, scale.cmap), ax=ax, fraction=0.046, pad=0.04)
         bar.ax.tick_params(labelsize=7)
-    return ax
 
 
 def default_title(attribution, index: int) -> str:
