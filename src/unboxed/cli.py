@@ -302,20 +302,40 @@ def demo_command(
     method: Annotated[Optional[list[str]], typer.Option(help="method(s) to include (default: every attribution method)")] = None,
     samples: Annotated[Optional[int], typer.Option(min=1, help="inputs per model (default: 4 each)")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    watermark: Annotated[bool, typer.Option(help="add the model-diagnosis case: which methods reveal a watermark shortcut")] = True,
 ) -> None:
     """Run every attribution method on the zoo models and write the gallery (index.html)."""
     from .gallery import MODELS, build_gallery
 
+    sections = [_watermark_section(progress)] if watermark else []
     with user_errors():
-        gallery = build_gallery(out, models=tuple(model or MODELS), methods=method, n_samples=samples, show_progress=progress)
+        gallery = build_gallery(out, models=tuple(model or MODELS), methods=method, n_samples=samples, show_progress=progress,
+                                sections=sections)
     if not progress:
         typer.echo(f"gallery written to {gallery.index} ({gallery.seconds:.0f} s)")
     for entry in gallery.skipped:
         typer.echo(f"skipped {entry.method} on {entry.model}: {entry.reason}")
     for entry in gallery.failed:
         typer.echo(f"FAILED {entry.method} on {entry.model}: {entry.reason}", err=True)
-    if gallery.failed:
+    for reason in gallery.failed_sections:
+        typer.echo(f"FAILED {reason}", err=True)
+    if gallery.failed or gallery.failed_sections:
         raise typer.Exit(1)
+
+
+def _watermark_section(progress: bool):
+    """The watermark diagnosis case as a gallery section, written under `<out>/watermark/`."""
+    from .gallery import Section
+
+    def write(out_dir: Path) -> str:
+        from .evaluate.diagnosis import watermark_case
+
+        case = watermark_case(show_progress=progress)
+        if progress:
+            typer.echo(case.to_text())
+        return case.html(out_dir / "watermark", out_dir)
+
+    return Section(anchor="watermark", title="model diagnosis: a watermark shortcut", write=write)
 
 
 def main() -> None:  # pragma: no cover - `python -m unboxed.cli`

@@ -256,7 +256,7 @@ class FeatureAttribution(Attribution):
         per_element = np.take_along_axis(self.values, self.segments.reshape(n, -1), axis=1).reshape(self.segments.shape)
         if per_element.ndim < self.inputs.ndim:  # image segments (n, H, W) for inputs (n, C, H, W)
             per_element = np.broadcast_to(per_element[:, None], self.inputs.shape)
-        return np.ascontiguousarray(per_element)
+        return np.array(per_element)  # a writable copy, never a read-only broadcast view
 
     def plot(self, index: int = 0, ax=None, kind: str | None = None, **kwargs):
         """Draw sample `index`; `kind`: "waterfall" (default for tables), "bar", "beeswarm" (all

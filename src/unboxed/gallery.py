@@ -11,7 +11,9 @@
   first Shapley method that ran;
 - `index.html`: one self-contained page (inline CSS, pictures linked relatively) with each
   method's taxonomy tags, settings, time, the completeness gap where the method has one, and
-  the methods that were skipped on a model with the reason.
+  the methods that were skipped on a model with the reason;
+- whatever extra `sections` write (e.g. the watermark diagnosis case under `watermark/`),
+  each linked from the top of the page.
 
 `gallery_settings(method, zoo_model)` is the one place that decides how a method is run on a
 zoo model (the CLI's `explain` uses it too): per-model settings that keep the demo fast, the
@@ -248,16 +250,29 @@ class Entry:
     max_score: float | None = None
 
 
+@dataclass(frozen=True)
+class Section:
+    """An extra part of the gallery page: `write(out_dir)` writes its files under `out_dir` and
+    returns its HTML (links relative to `out_dir`, a heading with id `anchor`); the top of the
+    page links to it as `title`."""
+
+    anchor: str
+    title: str
+    write: Callable[[Path], str]
+
+
 @dataclass
 class Gallery:
     """Where the gallery was written and what ran: `entries` per (model, method); `pictures` the
-    grid per model; `figures` the other pictures per model, as (caption, path)."""
+    grid per model; `figures` the other pictures per model, as (caption, path); `failed_sections`
+    the extra sections that crashed, with the error."""
 
     index: Path
     entries: list[Entry]
     pictures: dict[str, Path]
     seconds: float
     figures: dict[str, list[tuple[str, Path]]] = field(default_factory=dict)
+    failed_sections: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[Entry]:
@@ -284,7 +299,8 @@ def attribution_methods(names: Sequence[str] | None = None) -> list[MethodInfo]:
 
 
 def build_gallery(out_dir: str | Path = "reports", models: Sequence[str] = MODELS, methods: Sequence[str] | None = None,
-                  n_samples: int | Mapping[str, int] | None = None, show_progress: bool = True) -> Gallery:
+                  n_samples: int | Mapping[str, int] | None = None, show_progress: bool = True,
+                  sections: Sequence[Section] = ()) -> Gallery:
     """Run every registered attribution method on the zoo models and write the gallery to `out_dir`.
 
     `models`: zoo model names; `methods`: method names (default: every registered attribution
@@ -293,7 +309,8 @@ def build_gallery(out_dir: str | Path = "reports", models: Sequence[str] = MODEL
     Local methods explain the same few inputs (the grid); global methods (permutation
     importance) run on all held-out data with its labels and get a picture of their own.
     Methods that cannot run on a model are listed as skipped with the reason; methods that
-    crash are listed as failed (with the error) and the rest still run.
+    crash are listed as failed (with the error) and the rest still run. `sections` (`Section`)
+    are written after the models and shown at the end of the page (a crash is reported there).
     """
     from tqdm.auto import tqdm
 
@@ -347,12 +364,28 @@ def build_gallery(out_dir: str | Path = "reports", models: Sequence[str] = MODEL
                     bar.write(f"wrote {path}")
         highlights[model_name] = _highlighted(results)
     bar.close()
+    extra, failed_sections = _write_sections(sections, out_dir)
     seconds = time.perf_counter() - started
     index = out_dir / "index.html"
-    index.write_text(_page(entries, pictures, figures, highlights, facts, out_dir, seconds), encoding="utf-8")
+    index.write_text(_page(entries, pictures, figures, highlights, facts, out_dir, seconds, extra), encoding="utf-8")
     if show_progress:
         print(f"gallery written to {index} ({seconds:.0f} s)")
-    return Gallery(index=index, entries=entries, pictures=pictures, seconds=seconds, figures=figures)
+    return Gallery(index=index, entries=entries, pictures=pictures, seconds=seconds, figures=figures,
+                   failed_sections=failed_sections)
+
+
+def _write_sections(sections: Sequence[Section], out_dir: Path) -> tuple[list[tuple[Section, str]], list[str]]:
+    """Each section's HTML (or a note that it failed), and the failures."""
+    written, failed = [], []
+    for section in sections:
+        try:
+            written.append((section, section.write(out_dir)))
+        except Exception as error:  # a broken section must not lose the gallery; it is reported
+            reason = f"{type(error).__name__}: {error}"
+            failed.append(f"{section.title}: {reason}")
+            written.append((section, f"<h2 id='{html.escape(section.anchor)}'>{html.escape(section.title)}</h2>"
+                                     f"<p class='failed'>failed: {html.escape(reason)}</p>"))
+    return written, failed
 
 
 def _load(model_name: str, count: int):
@@ -507,7 +540,8 @@ th{background:#f6f6f6} td.num{text-align:right;font-variant-numeric:tabular-nums
 
 
 def _page(entries: list[Entry], pictures: dict[str, Path], figures: dict[str, list[tuple[str, Path]]],
-          highlights: dict[str, dict[str, list[str]]], facts: dict[str, dict], out_dir: Path, seconds: float) -> str:
+          highlights: dict[str, dict[str, list[str]]], facts: dict[str, dict], out_dir: Path, seconds: float,
+          sections: Sequence[tuple[Section, str]] = ()) -> str:
     from . import __version__
 
     parts = [
@@ -523,6 +557,9 @@ def _page(entries: list[Entry], pictures: dict[str, Path], figures: dict[str, li
         "show the superpixels' outlines. Global methods (permutation importance) explain the model over all held-out data. "
         "Raw results are <code>.npz</code> files that <code>unboxed.load()</code> reads back.</p>",
     ]
+    if sections:
+        links = " · ".join(f"<a href='#{html.escape(s.anchor)}'>{html.escape(s.title)}</a>" for s, _ in sections)
+        parts.append(f"<p>Also on this page: {links}</p>")
     for model in dict.fromkeys(e.model for e in entries):
         model_entries = [e for e in entries if e.model == model]
         parts.append(f"<h2 id='{html.escape(model)}'>{html.escape(model)}</h2>")
@@ -540,6 +577,7 @@ def _page(entries: list[Entry], pictures: dict[str, Path], figures: dict[str, li
             parts.append(f"<figure><a href='{link}'><img src='{link}' alt='{html.escape(caption)}'></a>"
                          f"<figcaption class='muted'>{html.escape(caption)}</figcaption></figure>")
         parts.append(_table(model_entries, out_dir))
+    parts += [section_html for _, section_html in sections]
     parts.append("</body></html>")
     return "\n".join(parts)
 

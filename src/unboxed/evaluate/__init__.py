@@ -26,3 +26,9 @@ from .similarity import compare_maps, spearman, ssim, top_k_overlap
 __all__ += ["AverageSensitivity", "DataRandomisation", "IndependentLayerRandomisation", "LocalLipschitzEstimate",
             "MaxSensitivity", "ModelParameterRandomisation", "RandomLogit", "SeedStability", "compare_maps",
             "plot_randomisation", "plot_randomisation_maps", "spearman", "ssim", "top_k_overlap"]
+
+# Comparing methods on metrics (table + rank picture), and the watermark diagnosis case.
+from .compare import Comparison, compare, plot_comparison
+from .diagnosis import WatermarkCase, watermark_case
+
+__all__ += ["Comparison", "WatermarkCase", "compare", "plot_comparison", "watermark_case"]
