@@ -24,9 +24,9 @@ from .validation import as_tensor
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3
 # On a CPU a model call has a fixed cost (Python and kernel dispatch per layer), so batches take at
 # least CPU_MIN_CHUNK samples; past that they grow only while their activations fit in about
-# CPU_CACHE_BYTES, beyond which they lose the caches (measured: the digits CNN is fastest at ~128
+# CPU_CACHE_BYTES, beyond which they lose the caches (measured: the digits CNN is fastest at 32-64
 # images, the breast-cancer MLP at ~16k rows, EfficientNet at the few images its budget allows).
-CPU_MIN_CHUNK = 128
+CPU_MIN_CHUNK = 64
 CPU_CACHE_BYTES = 16 * 2**20
 # Batches that are not tensors (texts) cannot be sized by memory: this many per model call.
 DEFAULT_OBJECT_BATCH = 512
