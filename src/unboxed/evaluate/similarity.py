@@ -67,38 +67,48 @@ def spearman(a: Any, b: Any) -> torch.Tensor:
     return torch.where(norms > 0, (ra * rb).sum(1) / norms.clamp_min(1e-300), torch.zeros_like(norms))
 
 
-def _unit_range(row: np.ndarray) -> np.ndarray:
-    low, high = row.min(), row.max()
-    return (row - low) / (high - low) if high > low else np.zeros_like(row)
+def _unit_range(maps: torch.Tensor) -> torch.Tensor:
+    """Every row scaled to [0, 1] by its own minimum and maximum (a constant row becomes zeros)."""
+    low, high = maps.aminmax(dim=1, keepdim=True)
+    span = high - low
+    return torch.where(span > 0, (maps - low) / span.clamp_min(torch.finfo(maps.dtype).tiny), torch.zeros_like(maps))
 
 
 def ssim(a: Any, b: Any, win_size: int = 7) -> torch.Tensor:
-    """Structural similarity (scikit-image) of every map of `a` with the same map of `b`, (n,).
+    """Structural similarity of every map of `a` with the same map of `b`, (n,), all maps at once.
 
-    Each map is first scaled to [0, 1] by its own minimum and maximum (SSIM then compares
-    structure, not the size of the values; a constant map becomes all zeros), and SSIM uses
-    `data_range=1`. Dimensions of size 1 are dropped, so (n, 1, H, W) compares (H, W) images;
-    maps with several channels should be reduced first (the randomisation metrics sum |a| over
-    them). `win_size` is shrunk to the largest odd size that fits the smallest dimension.
+    The same numbers as scikit-image's `structural_similarity` with its defaults (a uniform
+    `win_size` window, sample covariances, K1 = 0.01, K2 = 0.03, the border of half a window left
+    out of the mean), computed for the whole batch with average pooling. Each map is first scaled
+    to [0, 1] by its own minimum and maximum (SSIM then compares structure, not the size of the
+    values; a constant map becomes all zeros), and `data_range=1`. Dimensions of size 1 are
+    dropped, so (n, 1, H, W) compares (H, W) images; maps with several channels should be reduced
+    first (the randomisation metrics sum |a| over them). `win_size` is shrunk to the largest odd
+    size that fits the smallest dimension.
 
     >>> maps = torch.rand(2, 16, 16, generator=torch.Generator().manual_seed(0))
     >>> ssim(maps, maps).tolist(), bool(ssim(maps, maps.flip(0))[0] < 0.5)
     ([1.0, 1.0], True)
     """
-    from skimage.metrics import structural_similarity
-
     shape = tuple(np.shape(a))
     a, b = _pair(a, b)
     spatial = tuple(size for size in shape[1:] if size > 1) or (1,)
     window = min(int(win_size), min(spatial) - (min(spatial) + 1) % 2)
     if window < 3:
         raise InputError(f"SSIM needs maps at least 3 wide in every dimension; got maps of shape {shape[1:]}")
-    scores = [
-        structural_similarity(_unit_range(x.reshape(spatial).numpy()), _unit_range(y.reshape(spatial).numpy()),
-                              win_size=window, data_range=1.0)
-        for x, y in zip(a, b)
-    ]
-    return torch.tensor(scores, dtype=torch.float64)
+    if len(spatial) > 3:
+        raise InputError(f"SSIM compares 1-, 2- or 3-dimensional maps; got maps of shape {shape[1:]}")
+    pool = (torch.nn.functional.avg_pool1d, torch.nn.functional.avg_pool2d, torch.nn.functional.avg_pool3d)[len(spatial) - 1]
+    x, y = (_unit_range(m).view(len(m), 1, *spatial) for m in (a, b))
+    # "valid" windows only: exactly the region scikit-image keeps after cropping its border
+    mean = lambda t: pool(t, window, stride=1)  # noqa: E731
+    mx, my = mean(x), mean(y)
+    norm = window ** len(spatial) / (window ** len(spatial) - 1)  # sample covariance
+    vx, vy = norm * (mean(x * x) - mx * mx), norm * (mean(y * y) - my * my)
+    vxy = norm * (mean(x * y) - mx * my)
+    c1, c2 = 0.01**2, 0.03**2
+    index = (2 * mx * my + c1) * (2 * vxy + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return index.flatten(1).mean(1)
 
 
 def top_k_count(k: int | float, n_features: int) -> int:
