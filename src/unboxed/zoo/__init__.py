@@ -3,33 +3,36 @@ from ..errors import InputError
 from .base import ZooModel
 from .breast_cancer import breast_cancer_mlp
 from .digits import digits_cnn
+from .digits_sequence import digits_sequence
 from .imagenet import efficientnet_lite0
+from .text import rotten_tomatoes_logreg
+from .watermark import digits_random_labels, digits_watermark
 
-MODELS = {"digits_cnn": digits_cnn, "breast_cancer_mlp": breast_cancer_mlp, "efficientnet_lite0": efficientnet_lite0}
+MODELS = {
+    "digits_cnn": digits_cnn,  # CNN on scikit-learn's digits (1x32x32)
+    "breast_cancer_mlp": breast_cancer_mlp,  # MLP on scikit-learn's breast cancer (30 features)
+    "efficientnet_lite0": efficientnet_lite0,  # pretrained ImageNet CNN on scikit-image's photos
+    "rotten_tomatoes_logreg": rotten_tomatoes_logreg,  # TF-IDF + logistic regression on review snippets (black box)
+    "digits_sequence": digits_sequence,  # 1-D CNN on digits read as 64-step sequences
+    "digits_watermark": digits_watermark,  # digits CNN that learned a corner tag as a shortcut for "0"
+    "digits_random_labels": digits_random_labels,  # digits CNN trained on permuted labels (sanity checks)
+}
 
 
 def load(name: str, **settings) -> ZooModel:
-    """A zoo model by name: 'digits_cnn', 'breast_cancer_mlp' or 'efficientnet_lite0'.
+    """A zoo model by name (the keys of `MODELS`).
 
     >>> load("breast_cancer_mlp").layout
     'tabular'
+    >>> sorted(MODELS)[:3]
+    ['breast_cancer_mlp', 'digits_cnn', 'digits_random_labels']
     """
     if name not in MODELS:
         raise InputError(f"unknown zoo model {name!r}; choose from {', '.join(MODELS)}")
     return MODELS[name](**settings)
 
 
-__all__ = ["MODELS", "ZooModel", "breast_cancer_mlp", "digits_cnn", "efficientnet_lite0", "load"]
-from .text import rotten_tomatoes_logreg  # noqa: E402
-
-MODELS["rotten_tomatoes_logreg"] = rotten_tomatoes_logreg
-__all__ += ["rotten_tomatoes_logreg"]
-from .digits_sequence import digits_sequence  # noqa: E402
-
-MODELS["digits_sequence"] = digits_sequence
-__all__ += ["digits_sequence"]
-from .watermark import digits_random_labels, digits_watermark  # noqa: E402
-
-MODELS["digits_watermark"] = digits_watermark
-MODELS["digits_random_labels"] = digits_random_labels
-__all__ += ["digits_random_labels", "digits_watermark"]
+__all__ = [
+    "MODELS", "ZooModel", "breast_cancer_mlp", "digits_cnn", "digits_random_labels", "digits_sequence",
+    "digits_watermark", "efficientnet_lite0", "load", "rotten_tomatoes_logreg",
+]
