@@ -196,7 +196,7 @@ def main() -> None:
         image_case("digits_cnn", 64, ImageMasker(segmentation="grid", grid=(8, 8), fill=0.0), 500, args.repeats, True, 10)
     if "effnet" in args.cases:
         image_case("efficientnet_lite0", 4, ImageMasker(segmentation="slic", n_segments=50, fill=0.0), 1000, args.repeats,
-                   False, 10, methods=("lime",), floor_batches=(4, 8, 16))  # 165 MB of activations per image
+                   False, 10, methods=("lime",), floor_batches=(2, 4, 8))  # 165 MB of activations per image
     if "exact" in args.cases:
         exact_case(args.repeats)
 
