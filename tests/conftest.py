@@ -1,8 +1,14 @@
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from unboxed import zoo
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/browser.py: the real-browser harness
+from browser import launched_browser  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +67,10 @@ def digits_batch(digits):
 def effnet_batch(effnet):
     """(model, 2 photos, predicted classes) of EfficientNet-Lite0."""
     return _with_predicted_targets(effnet.model, effnet.inputs)
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """One headless Chromium for the whole run (skipped with the reason when missing; under CI=true a failure)."""
+    with launched_browser() as browser:
+        yield browser

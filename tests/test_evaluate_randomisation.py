@@ -238,3 +238,17 @@ def test_layers_are_ordered_by_the_forward_pass_not_by_definition():
     assert parameter_layers(model, torch.ones(1, 3)) == ["body", "head"]
     result = ModelParameterRandomisation().evaluate(model, torch.rand(2, 3), target=0, method="saliency")
     assert result.details["layers"] == ["head", "body"]  # from the output down
+
+
+def test_checkpoints_explain_fewer_steps_of_the_full_cascade(digits):
+    """With checkpoints the cascade still randomises every layer; only some steps are explained,
+    and the last (whole model random) equals the full cascade's last step."""
+    from unboxed.evaluate import ModelParameterRandomisation
+
+    inputs = digits.inputs[:3]
+    full = ModelParameterRandomisation(seed=1).evaluate(digits.model, inputs, method="saliency")
+    some = ModelParameterRandomisation(seed=1, checkpoints=2).evaluate(digits.model, inputs, method="saliency")
+    assert len(full.details["layers"]) > 2
+    assert some.details["layers"] == [full.details["layers"][0], full.details["layers"][-1]]
+    np.testing.assert_allclose(some.curves[:, -1], full.curves[:, -1], atol=1e-12)
+    np.testing.assert_allclose(some.curves[:, 0], full.curves[:, 0], atol=1e-12)

@@ -211,7 +211,7 @@ def test_unknown_names_are_clear_errors(tmp_path):
 
 def test_demo_command_builds_a_reduced_gallery(tmp_path):
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--model", "breast_cancer_mlp", "--samples", "2",
-                                      "--no-progress", "--no-watermark"])  # the watermark case: tests/test_watermark_case.py
+                                      "--no-progress", "--no-watermark", "--no-audits"])  # the watermark case: tests/test_watermark_case.py
     assert result.exit_code == 0, result.output
     assert f"gallery written to {tmp_path / 'index.html'}" in result.stdout
     assert (tmp_path / "breast_cancer_mlp" / "grid.png").is_file()

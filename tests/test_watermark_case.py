@@ -69,12 +69,12 @@ def test_unknown_methods_are_clear_errors():
 def test_demo_links_the_watermark_case_from_the_index(tmp_path, monkeypatch):
     monkeypatch.setattr(diagnosis, "METHODS", ("saliency", "grad_cam"))
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--model", "breast_cancer_mlp", "--method", "saliency",
-                                      "--samples", "1", "--no-progress"])
+                                      "--samples", "1", "--no-progress", "--no-audits"])
     assert result.exit_code == 0, result.output
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "href='#watermark'" in page and "<h2 id='watermark'>" in page
     assert "src='watermark/maps.png'" in page and (tmp_path / "watermark" / "maps.png").is_file()
     without = tmp_path / "without"
     result = CliRunner().invoke(app, ["demo", "--out", str(without), "--model", "breast_cancer_mlp", "--method", "saliency",
-                                      "--samples", "1", "--no-progress", "--no-watermark"])
+                                      "--samples", "1", "--no-progress", "--no-watermark", "--no-audits"])
     assert result.exit_code == 0 and "watermark" not in (without / "index.html").read_text(encoding="utf-8")

@@ -1,8 +1,9 @@
-"""The `unboxed` command: browse the method catalogue, explain one zoo input, build the gallery.
+"""The `unboxed` command: browse the method catalogue, explain one zoo input, audit a model, build the gallery.
 
     unboxed methods [--engagement E] [--format F] [--scope S] [--access A]
     unboxed explain --model digits_cnn --method integrated_gradients [--index 3] [--target 7] [--setting n_steps=64]
     unboxed evaluate --model digits_cnn --methods saliency,grad_cam --metrics deletion,sparseness --samples 8 --out evaluation
+    unboxed audit --zoo breast_cancer_mlp --out audit          (or --model FILE --data FILE)
     unboxed demo --out reports
 
 Mistakes in what was asked (unknown names, bad settings) print one line `error: ...` and exit
@@ -303,23 +304,38 @@ def demo_command(
     samples: Annotated[Optional[int], typer.Option(min=1, help="inputs per model (default: 4 each)")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
     watermark: Annotated[bool, typer.Option(help="add the model-diagnosis case: which methods reveal a watermark shortcut")] = True,
+    audits: Annotated[bool, typer.Option(help="audit the bundled models first (breast cancer, German credit, EfficientNet)")] = True,
+    gallery: Annotated[bool, typer.Option(help="then run every attribution method on the zoo models (the gallery)")] = True,
+    budget: Annotated[Optional[int], typer.Option(min=10, help="the audits' model evaluations per case (default: "
+                                                               "the audit's own per input type)")] = None,
+    cases: Annotated[int, typer.Option(min=1, help="the audits' cases of each kind")] = 2,
 ) -> None:
-    """Run every attribution method on the zoo models and write the gallery (index.html)."""
+    """The main job on the bundled default: audit reports (OUT/audit/<model>/report.html), then the
+    gallery of every attribution method on the zoo models (OUT/index.html)."""
+    from .audit.command import demo_audits
     from .gallery import MODELS, build_gallery
 
+    if audits:
+        with user_errors():
+            reports = demo_audits(out / "audit", progress=progress, budget=budget, cases=cases)
+    if not gallery:
+        typer.echo("audit reports: " + ", ".join(str(path) for path in reports.values()) if audits else "nothing to do")
+        return
     sections = [_watermark_section(progress)] if watermark else []
     with user_errors():
-        gallery = build_gallery(out, models=tuple(model or MODELS), methods=method, n_samples=samples, show_progress=progress,
-                                sections=sections)
+        built = build_gallery(out, models=tuple(model or MODELS), methods=method, n_samples=samples, show_progress=progress,
+                              sections=sections)
     if not progress:
-        typer.echo(f"gallery written to {gallery.index} ({gallery.seconds:.0f} s)")
-    for entry in gallery.skipped:
+        typer.echo(f"gallery written to {built.index} ({built.seconds:.0f} s)")
+    for entry in built.skipped:
         typer.echo(f"skipped {entry.method} on {entry.model}: {entry.reason}")
-    for entry in gallery.failed:
+    for entry in built.failed:
         typer.echo(f"FAILED {entry.method} on {entry.model}: {entry.reason}", err=True)
-    for reason in gallery.failed_sections:
+    for reason in built.failed_sections:
         typer.echo(f"FAILED {reason}", err=True)
-    if gallery.failed or gallery.failed_sections:
+    if audits:
+        typer.echo("audit reports: " + ", ".join(str(path) for path in reports.values()))
+    if built.failed or built.failed_sections:
         raise typer.Exit(1)
 
 
@@ -336,6 +352,15 @@ def _watermark_section(progress: bool):
         return case.html(out_dir / "watermark", out_dir)
 
     return Section(anchor="watermark", title="model diagnosis: a watermark shortcut", write=write)
+
+
+def _register_audit() -> None:
+    from .audit.command import audit_command
+
+    app.command("audit")(audit_command)
+
+
+_register_audit()
 
 
 def main() -> None:  # pragma: no cover - `python -m unboxed.cli`

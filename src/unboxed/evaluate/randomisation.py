@@ -36,7 +36,7 @@ from ..explainer import Explainer
 from ..model import ModelAdapter, TorchAdapter, adapt
 from ..random import torch_generator
 from ..targets import Target
-from ..validation import check_choice
+from ..validation import check_choice, check_positive_int
 from .base import Metric, MetricResult, attribution_tensor, register_metric, resolved_indices
 from .similarity import MEASURES, compare_maps
 
@@ -148,17 +148,31 @@ def rebind(method: Explainer, module: nn.Module) -> Explainer:
 
 
 def randomised_explanations(method: Explainer, inputs: torch.Tensor, target: Target, layers: Sequence[str],
-                            cascade: bool = True, init: str = "default", seed: int = 0) -> Iterator[tuple[str, torch.Tensor]]:
+                            cascade: bool = True, init: str = "default", seed: int = 0,
+                            explain_at: Sequence[int] | None = None) -> Iterator[tuple[str, torch.Tensor]]:
     """(layer, attributions shaped like `inputs`) after randomising each of `layers` in turn:
-    cumulatively when `cascade`, else one at a time. Each step explains all inputs in one call."""
+    cumulatively when `cascade`, else one at a time. Each step explains all inputs in one call;
+    with `explain_at` (step indices) only those steps are explained and yielded."""
     original = _torch_model(method.model, method.info.name).module
     randomised = explainer = None
-    for name in layers:
+    for step, name in enumerate(layers):
         if randomised is None or not cascade:  # a cascade keeps randomising the same copy
             randomised = model_copy(original)
             explainer = rebind(method, randomised)
         randomise_layer(randomised.get_submodule(name), layer_generator(seed, name), init)
-        yield name, attribution_tensor(explainer.explain(inputs, target=resolved_indices(target)), inputs)
+        if explain_at is None or step in explain_at:
+            yield name, attribution_tensor(explainer.explain(inputs, target=resolved_indices(target)), inputs)
+
+
+def checkpoint_steps(n_layers: int, checkpoints: int | None) -> list[int] | None:
+    """`checkpoints` evenly spaced steps of a cascade over `n_layers`, the first and the last always in.
+
+    >>> checkpoint_steps(10, 3), checkpoint_steps(4, 8), checkpoint_steps(4, None)
+    ([0, 4, 9], None, None)
+    """
+    if checkpoints is None or checkpoints >= n_layers:
+        return None
+    return sorted({int(round(i)) for i in np.linspace(0, n_layers - 1, max(int(checkpoints), 2))})
 
 
 # --- the metrics --------------------------------------------------------------------------------
@@ -201,7 +215,9 @@ class ModelParameterRandomisation(_Randomisation):
     explains the model loses its similarity as the learned weights go.
 
     `layers`: names to randomise, in that order (default: every layer with parameters, the
-    last-run first, see `parameter_layers`); `init` and `seed`: how the weights are re-drawn;
+    last-run first, see `parameter_layers`); `checkpoints`: re-explain only after this many
+    evenly spaced steps (the top layer and the whole model always), which bounds the cost on deep
+    models (the cascade itself still randomises every layer); `init` and `seed`: how the weights are re-drawn;
     `similarity`: "spearman" (default), "ssim" or "top_k" (overlap of the `k` largest) gives the
     scores; `absolute`: compare |a| (as the paper). The result's `curves` (n, layers) hold the
     chosen similarity after every step, `scores` their mean over the steps, and `details` the
@@ -218,9 +234,10 @@ class ModelParameterRandomisation(_Randomisation):
     cascade = True
 
     def __init__(self, layers: Sequence[str] | None = None, init: str = "default", similarity: str = "spearman",
-                 absolute: bool = True, k: int | float = 0.1, seed: int = 0):
+                 absolute: bool = True, k: int | float = 0.1, seed: int = 0, checkpoints: int | None = None):
         super().__init__(similarity, absolute, k, seed)
         self.layers, self.init = layers, init
+        self.checkpoints = None if checkpoints is None else check_positive_int(checkpoints, "checkpoints")
 
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "layers": None if self.layers is None else list(self.layers), "cascade": self.cascade}
@@ -230,13 +247,17 @@ class ModelParameterRandomisation(_Randomisation):
         self.check_settings()
         check_choice(self.init, "init", INITS)
         layers = self.layer_order(method.model, inputs)
+        explain_at = checkpoint_steps(len(layers), self.checkpoints) if self.cascade else None
         steps = {measure: [] for measure in MEASURES}
-        for _, values in randomised_explanations(method, inputs, target, layers, self.cascade, self.init, self.seed):
+        explained = []
+        for name, values in randomised_explanations(method, inputs, target, layers, self.cascade, self.init, self.seed,
+                                                    explain_at):
+            explained.append(name)
             for measure, similarity in self.compare(attributions, values).items():
                 steps[measure].append(similarity)
-        curves = {measure: torch.stack(values, dim=1) for measure, values in steps.items()}  # (n, layers)
+        curves = {measure: torch.stack(values, dim=1) for measure, values in steps.items()}  # (n, steps explained)
         chosen = curves[self.similarity]
-        details = {"layers": layers, "similarity": self.similarity, "cascade": self.cascade,
+        details = {"layers": explained, "similarity": self.similarity, "cascade": self.cascade,
                    **{measure: values.tolist() for measure, values in curves.items()}}
         return chosen.mean(1), {"curves": chosen.numpy(), "details": details}
 

@@ -4,6 +4,7 @@ from .base import ZooModel
 from .breast_cancer import breast_cancer_mlp
 from .digits import digits_cnn
 from .digits_sequence import digits_sequence
+from .german_credit import german_credit_mlp
 from .imagenet import efficientnet_lite0
 from .text import rotten_tomatoes_logreg
 from .watermark import digits_random_labels, digits_watermark
@@ -11,6 +12,7 @@ from .watermark import digits_random_labels, digits_watermark
 MODELS = {
     "digits_cnn": digits_cnn,  # CNN on scikit-learn's digits (1x32x32)
     "breast_cancer_mlp": breast_cancer_mlp,  # MLP on scikit-learn's breast cancer (30 features)
+    "german_credit_mlp": german_credit_mlp,  # MLP on Statlog German credit (20 attributes, codes + raw numbers)
     "efficientnet_lite0": efficientnet_lite0,  # pretrained ImageNet CNN on scikit-image's photos
     "rotten_tomatoes_logreg": rotten_tomatoes_logreg,  # TF-IDF + logistic regression on review snippets (black box)
     "digits_sequence": digits_sequence,  # 1-D CNN on digits read as 64-step sequences
@@ -34,5 +36,5 @@ def load(name: str, **settings) -> ZooModel:
 
 __all__ = [
     "MODELS", "ZooModel", "breast_cancer_mlp", "digits_cnn", "digits_random_labels", "digits_sequence",
-    "digits_watermark", "efficientnet_lite0", "load", "rotten_tomatoes_logreg",
+    "digits_watermark", "efficientnet_lite0", "german_credit_mlp", "load", "rotten_tomatoes_logreg",
 ]
