@@ -9,11 +9,11 @@ from browser import open_in_browser
 from torch import nn
 from typer.testing import CliRunner
 
-from unboxed.audit import audit
-from unboxed.audit.cases import choose_cases
-from unboxed.audit.predictions import predict
-from unboxed.audit.report import SECTIONS
-from unboxed.audit.subject import Subject
+from unboxed import audit
+from unboxed.auditing.cases import choose_cases
+from unboxed.auditing.predictions import predict
+from unboxed.auditing.report import SECTIONS
+from unboxed.auditing.subject import Subject
 from unboxed.cli import app
 from unboxed.dataset import Dataset
 from unboxed.errors import InputError
@@ -172,3 +172,20 @@ def test_make_demo_audits_the_bundled_models(tmp_path, chromium_browser):
         assert page.section_ids == list(SECTIONS)
     credit = json.loads((tmp_path / "audit" / "german_credit_mlp" / "results.json").read_text())
     assert credit["facts"]["data"]["categorical columns"]
+
+
+def test_regression_is_inferred_and_cases_follow_the_errors():
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
+    data = load_diabetes()
+    x, y = torch.tensor(data.data, dtype=torch.float32), torch.tensor(data.target, dtype=torch.float32)
+    model = Ridge(alpha=0.1).fit(data.data, data.target)
+    result = audit(model, Dataset(x, "tabular", labels=y, feature_names=list(data.feature_names)), show_progress=False,
+                   **QUICK)
+    assert result.subject.task == "regression"
+    assert result.facts["quality"]["r2"] == pytest.approx(model.score(data.data, data.target), abs=1e-5)
+    errors = np.abs(model.predict(data.data) - data.target)
+    by_kind = {case.kind: case.row for case in result.cases}
+    assert by_kind["largest error"] == int(np.argmax(errors)) and by_kind["smallest error"] == int(np.argmin(errors))
+    assert result.global_view.importance["feature"].iloc[0] in ("bmi", "s5")  # the diabetes data's strongest predictors

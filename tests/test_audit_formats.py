@@ -99,6 +99,23 @@ def test_a_pickle_is_refused_without_trust_and_nothing_in_it_runs(cancer_files, 
     assert not marker.exists()
 
 
+def test_a_trusted_joblib_file_audits_with_a_warning(cancer_files, tmp_path):
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    folder, model, _ = cancer_files
+    x, y = model.inputs.numpy(), model.labels.numpy()
+    estimator = LogisticRegression(max_iter=500).fit(x, y)
+    joblib.dump(estimator, tmp_path / "logreg.joblib")
+    out = tmp_path / "report"
+    with pytest.warns(UserWarning, match="trust"):
+        result = run_audit("--model", tmp_path / "logreg.joblib", "--trust-pickle", "--data", folder / "rows.csv",
+                           "--target", "diagnosis", "--out", out, *QUICK)
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(audited_probabilities(out), estimator.predict_proba(x), atol=1e-9)
+    assert "--trust-pickle" in (out / "report.html").read_text()  # the report says how it was loaded
+
+
 def test_images_folder_with_a_bad_file_is_audited_and_the_file_listed(tmp_path):
     from skimage.io import imsave
 

@@ -114,6 +114,12 @@ def test_the_picture_gives_the_best_colour_to_the_best_method_in_each_metric_s_d
     np.testing.assert_allclose(colours[1, 0], worst)
     np.testing.assert_allclose(colours[2, 1], best)  # pointing game: a has no score (grey), b is best
     assert tuple(colours[2, 0]) not in (tuple(best), tuple(worst))
+    single = Comparison(pd.DataFrame({"seed_stability": [np.nan, 0.7]}, index=["a", "b"]), {}, {"seed_stability": True},
+                        {"seed_stability": "robustness"})
+    lone = plot_comparison(single).axes[0].get_images()[0]
+    lone_colours = lone.to_rgba(lone.get_array())
+    np.testing.assert_allclose(lone_colours[0, 1], best)  # the only score is the best one ...
+    assert tuple(lone_colours[0, 0]) != tuple(best)  # ... and a method without a score stays grey
     labels = [tick.get_text() for tick in ax.get_yticklabels()]
     assert labels[0].startswith("deletion ↓") and "lower is better" in labels[0]
     assert labels[1].startswith("sparseness ↑") and "higher is better" in labels[1]

@@ -18,6 +18,21 @@ def explain(model, inputs, method: str = "integrated_gradients", target=None, **
     return get_method(method)(model, **settings).explain(inputs, target=target)
 
 
+def audit(model, data=None, **settings):
+    """Audit `model` on `data`: what it relies on, why it decided as it did on chosen cases, and how
+    far each explanation can be trusted (see `unboxed.auditing.audit` for the settings). Returns an
+    `Audit`: `.save(folder)` writes the self-contained HTML report and the raw results.
+
+    >>> result = audit("breast_cancer_mlp", methods=["kernel_shap"], cases=1, budget=32, global_rows=8,
+    ...                sanity=False, show_progress=False)
+    >>> sorted(result.trust.scores.columns)
+    ['deletion', 'insertion', 'seed_stability']
+    """
+    from .auditing import audit as run_audit
+
+    return run_audit(model, data, **settings)
+
+
 def load(path):
     """Load any explanation saved with `.save()` (never unpickles)."""
     return Explanation.load(path)
@@ -25,7 +40,7 @@ def load(path):
 
 __all__ = [
     "Access", "Attribution", "Engagement", "Explanation", "FeatureAttribution", "Format", "InputError", "LayerNotFoundError",
-    "MethodInfo", "ModelAccessError", "ModelAdapter", "Scope", "UnboxedError", "adapt", "explain", "get_method",
+    "MethodInfo", "ModelAccessError", "ModelAdapter", "Scope", "UnboxedError", "adapt", "audit", "explain", "get_method",
     "load", "methods",
 ]
 from .explanation import FeatureImportance  # noqa: E402

@@ -312,7 +312,7 @@ def demo_command(
 ) -> None:
     """The main job on the bundled default: audit reports (OUT/audit/<model>/report.html), then the
     gallery of every attribution method on the zoo models (OUT/index.html)."""
-    from .audit.command import demo_audits
+    from .auditing.command import demo_audits
     from .gallery import MODELS, build_gallery
 
     if audits:
@@ -355,7 +355,7 @@ def _watermark_section(progress: bool):
 
 
 def _register_audit() -> None:
-    from .audit.command import audit_command
+    from .auditing.command import audit_command
 
     app.command("audit")(audit_command)
 

@@ -36,6 +36,7 @@ DEFAULT_OBJECT_BATCH = 512
 # Per-module caches that die with the module: weight fingerprints and activation-size probes.
 _FINGERPRINTS: "weakref.WeakKeyDictionary[nn.Module, tuple]" = weakref.WeakKeyDictionary()
 _PROBES: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+_PRESERVING: "weakref.WeakKeyDictionary[nn.Module, int]" = weakref.WeakKeyDictionary()  # open preserved() blocks
 _HOOK_DICTS = (
     "_forward_hooks",
     "_forward_pre_hooks",
@@ -299,7 +300,27 @@ class TorchAdapter(ModelAdapter):
     # --- restoring the model --------------------------------------------------------------------
     @contextmanager
     def preserved(self) -> Iterator[None]:
-        """Run a block and put the model back as it was, whatever happens inside."""
+        """Run a block and put the model back as it was, whatever happens inside.
+
+        Re-entrant: inside an outer `preserved()` of the same module the outer one restores, so a
+        loop of many small model calls can hold one session instead of a snapshot per call.
+        """
+        if _PRESERVING.get(self.module, 0):
+            _PRESERVING[self.module] += 1
+            try:
+                yield
+            finally:
+                _PRESERVING[self.module] -= 1
+            return
+        _PRESERVING[self.module] = 1
+        try:
+            with self._snapshot():
+                yield
+        finally:
+            _PRESERVING[self.module] = 0
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
         modules, params, buffers = self._walk()
         modes = [m.training for m in modules]
         # hook handles take ids from one global counter: any hook at or past it was added inside

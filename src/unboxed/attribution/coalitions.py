@@ -58,6 +58,11 @@ class CoalitionGame:
         out = torch.empty(len(rows), dtype=torch.float64)
         step = self.coalitions_per_call
         starts = range(0, len(rows), step)
+        with self.model.preserved():  # one snapshot of the model for all the calls below
+            self._evaluate(rows, keep, out, step, starts)
+        return out
+
+    def _evaluate(self, rows, keep, out, step, starts) -> None:
         for start in tqdm(starts, desc=self.label, unit="batch", disable=not self.show_progress or len(starts) < 2):
             part_rows, part_keep = rows[start : start + step], keep[start : start + step]
             batch = self.masker.mask(self.inputs, self.features, part_rows, part_keep)
@@ -67,7 +72,6 @@ class CoalitionGame:
             value = scores.detach().to("cpu", torch.float64).view(len(part_rows), -1).mean(1)
             self._check_finite(value, part_rows, part_keep)
             out[start : start + len(part_rows)] = value
-        return out
 
     def full(self) -> torch.Tensor:
         """v_i(all features) for every row."""

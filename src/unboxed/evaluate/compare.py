@@ -296,7 +296,8 @@ def plot_comparison(comparison: Comparison):
     table, ranks = comparison.table, comparison.ranks
     methods, metrics = list(table.index), list(table.columns)
     ranked = ranks.notna().sum()  # methods with a score, per metric
-    goodness = np.array([[1.0 if ranked[m] <= 1 else (ranked[m] - ranks.at[method, m]) / (ranked[m] - 1)
+    goodness = np.array([[np.nan if np.isnan(ranks.at[method, m]) else 1.0 if ranked[m] <= 1
+                          else (ranked[m] - ranks.at[method, m]) / (ranked[m] - 1)
                           for method in methods] for m in metrics], dtype=np.float64)  # 1 = best, 0 = worst, NaN: no score
     figure = Figure(figsize=(2.6 + 1.15 * len(methods), 1.3 + 0.62 * len(metrics)), layout="constrained")
     ax = figure.subplots()

@@ -61,6 +61,8 @@ def _model_and_data(page: Page, audit: "Audit") -> None:
     section = page.section("model-and-data", SECTIONS["model-and-data"])
     facts = audit.facts
     section.subsection("Model").facts(facts["model"])
+    for note in audit.subject.notes:
+        section.callout(note, "info")
     data = {k: v for k, v in facts["data"].items() if k != "skipped" and v not in ([], "", None)}
     section.subsection("Data").facts({**data, "task": facts["task"]})
     if facts["data"]["skipped"]:
@@ -81,7 +83,8 @@ def _model_and_data(page: Page, audit: "Audit") -> None:
 def _global(page: Page, audit: "Audit") -> None:
     view = audit.global_view
     section = page.section("global-view", SECTIONS["global-view"])
-    section.paragraph(f"Over {view.rows} rows of the data. " + " ".join(n[:1].upper() + n[1:] + "." for n in view.notes))
+    unit = {"image": "images", "text": "texts"}.get(audit.subject.layout, "rows")
+    section.paragraph(f"Over {view.rows} {unit} of the data. " + " ".join(n[:1].upper() + n[1:] + "." for n in view.notes))
     if view.grid is not None:
         section.figure(_grid_figure(audit), "Mean |Shapley value| of each grid cell over the sampled images, drawn over "
                                             "their average: where in the frame the model looks.")

@@ -25,7 +25,8 @@ REPORT = "report.html"
 class Audit:
     """What an audit found. `facts` (model and data), `global_view`, `cases` and the `runs` of each
     method on them, `trust` (scores, sanity checks, agreement), `findings` (plain words),
-    `provenance` (how to re-run it), `timings` per stage in seconds, `notes` (what was left out).
+    `provenance` (how to re-run it), `timings` per stage in seconds, `notes` (what was left out;
+    what the report must say about the model and data is in `subject.notes`).
 
     `save(folder)` writes `report.html` (self-contained) and the raw results beside it;
     `numbers()` is every number as JSON-ready data (the same seed gives the same numbers);
@@ -76,7 +77,8 @@ class Audit:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         paths = {"report": self.report().write(folder / REPORT), "results": folder / "results.json"}
-        results = {**self.numbers(), "timings": self.timings, "notes": self.notes, "command": self.provenance.get("command")}
+        results = {**self.numbers(), "timings": self.timings, "notes": self.notes + self.subject.notes,
+                   "command": self.provenance.get("command")}
         results.pop("explanations")
         paths["results"].write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
         for name, frame in self.tables().items():

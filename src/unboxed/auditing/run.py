@@ -85,7 +85,7 @@ def audit(model: Any, data: Any = None, *, labels: Any = None, name: str | None 
     done("findings", started)
     bar.close()
     return Audit(subject=subject, settings=settings, facts=facts, global_view=view, cases=chosen, runs=runs, trust=trust,
-                 findings=found, provenance=record, timings=timings, notes=notes + list(subject.notes),
+                 findings=found, provenance=record, timings=timings, notes=notes,
                  predictions=predictions)
 
 
