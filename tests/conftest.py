@@ -9,6 +9,9 @@ from unboxed import zoo
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests/browser.py: the real-browser harness
 from browser import launched_browser  # noqa: E402
+from zennit_without_torchvision import stub_zennit_torchvision  # noqa: E402
+
+stub_zennit_torchvision()  # before any test imports quantus, which imports zennit when it is installed
 
 
 @pytest.fixture(scope="session")

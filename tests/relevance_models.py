@@ -123,6 +123,38 @@ def one_layer_linear(seed: int = 0, bias: bool = False) -> tuple[nn.Module, torc
     return _ready(nn.Linear(5, 3, bias=bias), seed), _rows(seed, 4, 5)
 
 
+# --- BatchNorm after a conv -----------------------------------------------------------------------------------
+class ConvBatchNormNet(nn.Module):
+    """conv -> BatchNorm -> ReLU -> conv -> BatchNorm -> ReLU -> avgpool -> flatten -> linear, with BatchNorm
+    statistics and affine parameters drawn from the seed (fresh ones would be the identity)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.bn1, self.relu1 = nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU()
+        self.conv2, self.bn2, self.relu2 = nn.Conv2d(4, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU()
+        self.pool = nn.AvgPool2d(2)
+        self.fc = nn.Linear(6 * 4 * 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu1(self.bn1(self.conv1(x)))
+        x = self.pool(self.relu2(self.bn2(self.conv2(x))))
+        return self.fc(x.flatten(1))
+
+
+def conv_batchnorm_net(seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
+    """`ConvBatchNormNet` in eval mode (BatchNorm uses its running statistics) and 3 images."""
+    model = _ready(ConvBatchNormNet(), seed)
+    generator = torch.Generator().manual_seed(seed + 2000)
+    for bn in (model.bn1, model.bn2):
+        size = (bn.num_features,)
+        with torch.no_grad():
+            bn.running_mean.copy_(torch.rand(size, generator=generator, dtype=DTYPE) - 0.5)
+            bn.running_var.copy_(torch.rand(size, generator=generator, dtype=DTYPE) + 0.5)
+            bn.weight.copy_(torch.rand(size, generator=generator, dtype=DTYPE) + 0.5)
+            bn.bias.copy_(torch.rand(size, generator=generator, dtype=DTYPE) - 0.5)
+    return model, _images(seed)
+
+
 # --- a ReLU feeding a max-pool directly, and its twin for Captum --------------------------------------------
 class ReLUMaxPoolCNN(nn.Module):
     """(conv -> ReLU -> maxpool) x 2 -> flatten -> linear. With `separate`, `x.clone()` stands between each ReLU

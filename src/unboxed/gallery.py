@@ -44,7 +44,7 @@ IMAGE_MODELS = ("digits_cnn", "efficientnet_lite0")
 # Columns of the pictures: related methods side by side; methods not named here follow, by name.
 ORDER = (
     "saliency", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradient_shap", "guided_backprop", "deconvnet",
-    "cam", "grad_cam", "grad_cam_pp", "guided_grad_cam", "occlusion", "feature_ablation", "exact_shapley", "kernel_shap",
+    "cam", "grad_cam", "grad_cam_pp", "guided_grad_cam", "lrp", "deeplift", "deeplift_shap", "occlusion", "feature_ablation", "exact_shapley", "kernel_shap",
     "sampling_shapley", "lime", "lemna",
 )
 # Per-feature methods whose one-row waterfall and many-row summary the gallery draws for tables (first that ran).
@@ -109,6 +109,7 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                     "efficientnet_lite0": {"masker": SUPERPIXELS, "n_samples": 100}},
     "sampling_shapley": {"*": {"n_permutations": 20}, "digits_cnn": {"masker": SUPERPIXELS, "n_permutations": 10},
                          "efficientnet_lite0": {"masker": SUPERPIXELS, "n_permutations": 2}},
+    "deeplift_shap": _on_images({"background": BLANK_IMAGE}),
     "gradient_shap": {"*": {"n_samples": 50}, "digits_cnn": {"background": BLANK_IMAGE, "n_samples": 32},
                       "efficientnet_lite0": {"background": BLANK_IMAGE, "n_samples": 8}},
     "lime": {"*": {"n_samples": 500}, "digits_cnn": {"masker": SUPERPIXELS, "n_samples": 500, "coalitions": "bernoulli"},

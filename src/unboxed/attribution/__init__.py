@@ -35,3 +35,10 @@ from .lemna import Lemna
 from .lime import Lime, LimeTabularMasker
 
 __all__ += ["Lemna", "Lime", "LimeTabularMasker"]
+from .lrp import COMPOSITES, LRP, Composite
+from .relevance_rules import AlphaBeta, Epsilon, Flat, Gamma, WSquare, ZBox, ZPlus
+
+__all__ += ["AlphaBeta", "COMPOSITES", "Composite", "Epsilon", "Flat", "Gamma", "LRP", "WSquare", "ZBox", "ZPlus"]
+from .deeplift import DeepLift, DeepLiftAttribution, DeepLiftShap
+
+__all__ += ["DeepLift", "DeepLiftAttribution", "DeepLiftShap"]

@@ -1,0 +1,223 @@
+"""LRP rules: how relevance R at the output of a linear layer (linear, conv) is passed to its input.
+
+Every rule is a ratio rule (Bach et al. 2015; Montavon et al. 2019): the layer is evaluated with
+modified inputs and weights (a "term"), the relevance is divided by the (stabilised) modified
+output, sent back through the layer's transposed weights, and multiplied by the modified inputs:
+R_in = sum_k a_k * input_k * W_k^T (R / z). The rules differ in their terms:
+
+| rule | terms (input, weights) | conserves |
+|---|---|---|
+| `Epsilon(eps)` | (x, W); eps=0 is LRP-0 | up to the bias and eps |
+| `Gamma(g)` | positive outputs: (x+, W+gW+), (x-, W+gW-); negative: (x+, W+gW-), (x-, W+gW+) | up to the bias |
+| `ZPlus()` | (x+, W+), (x-, W-) | yes, without biases |
+| `AlphaBeta(a, b)` | a * [(x+, W+), (x-, W-)] - b * [(x+, W-), (x-, W+)] | a - b = 1 |
+| `WSquare()` | (1, W^2): the input is ignored | yes |
+| `Flat()` | (1, 1): spread evenly over the receptive field | yes |
+| `ZBox(low, high)` | (x, W) - (low, W+) - (high, W-): the input layer of bounded data | yes |
+
+A stabiliser adds eps with the sign of the denominator (+eps at 0), as Zennit does. The biases
+follow the terms: a term keeps the part of the bias that matches its weights (b+ with W+);
+`bias=False` (epsilon, z+, alpha-beta) leaves biases out of the denominators, so that all the
+relevance reaches the inputs (the rule then conserves exactly, up to eps).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import InputError
+
+
+def stabilise(z: torch.Tensor, eps: float) -> torch.Tensor:
+    """z + eps * sign(z), with sign(0) = +1: a denominator that is never zero.
+
+    >>> stabilise(torch.tensor([-2.0, 0.0, 3.0]), 0.5).tolist()
+    [-2.5, 0.5, 3.5]
+    """
+    return z + eps * torch.where(z >= 0, 1.0, -1.0).to(z.dtype)
+
+
+@dataclass
+class LinearOp:
+    """One call of a linear layer (F.linear, F.conv1d/2d/3d): its input and settings, evaluated
+    again with other inputs and weights (`forward`) and transposed (`backward`, the vector-Jacobian
+    product with respect to the input)."""
+
+    kind: str  # "linear" or "conv"
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+    options: dict[str, Any]  # conv: stride, padding, dilation, groups
+
+    def forward(self, inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if self.kind == "linear":
+            return F.linear(inputs, weight, bias)
+        return torch.ops.aten.convolution(inputs, weight, bias, self.options["stride"], self.options["padding"],
+                                          self.options["dilation"], False, [0] * (weight.ndim - 2), self.options["groups"])
+
+    def backward(self, grad: torch.Tensor, weight: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """W^T grad, shaped like the input `like`."""
+        if self.kind == "linear":
+            return grad @ weight
+        return torch.ops.aten.convolution_backward(
+            grad, like, weight, None, self.options["stride"], self.options["padding"], self.options["dilation"], False,
+            [0] * (weight.ndim - 2), self.options["groups"], [True, False, False])[0]
+
+    def term(self, inputs: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        """inputs * W^T grad: one term's share of the relevance (grad already divided by z)."""
+        return inputs * self.backward(grad, weight, inputs)
+
+
+def _positive(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t.clamp(min=0)
+
+
+def _negative(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t.clamp(max=0)
+
+
+class Rule:
+    """Base of the LRP rules: `relevance(op, x, z, R)` -> relevance of the input (x's shape).
+    `z` is the layer's ordinary output, kept from the forward pass."""
+
+    name = "rule"
+
+    def relevance(self, op: LinearOp, x: torch.Tensor, z: torch.Tensor, relevance: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({settings})"
+
+
+class Epsilon(Rule):
+    """LRP-epsilon: R_in = x * W^T (R / (z + eps sign z)); `eps=0` is LRP-0 (gradient x input on a linear model).
+
+    >>> op = LinearOp("linear", torch.tensor([[1.0, 2.0]]), None, {})
+    >>> Epsilon(0.0).relevance(op, torch.tensor([[3.0, 1.0]]), torch.tensor([[5.0]]), torch.tensor([[5.0]])).tolist()
+    [[3.0, 2.0]]
+    """
+
+    name = "epsilon"
+
+    def __init__(self, eps: float = 1e-6, bias: bool = True):
+        self.eps, self.bias = float(eps), bool(bias)
+
+    def relevance(self, op, x, z, relevance):
+        if not self.bias and op.bias is not None:
+            z = op.forward(x, op.weight, None)
+        return op.term(x, op.weight, relevance / stabilise(z, self.eps))
+
+
+class Gamma(Rule):
+    """LRP-gamma: positive weights favoured by `gamma` (Montavon et al. 2019), for either sign of output."""
+
+    name = "gamma"
+
+    def __init__(self, gamma: float = 0.25, eps: float = 1e-6):
+        self.gamma, self.eps = float(gamma), float(eps)
+
+    def relevance(self, op, x, z, relevance):
+        w, b, g = op.weight, op.bias, self.gamma
+        up_w, down_w = w + g * w.clamp(min=0), w + g * w.clamp(max=0)
+        up_b = None if b is None else b + g * b.clamp(min=0)
+        down_b = None if b is None else b + g * b.clamp(max=0)
+        xp, xn = x.clamp(min=0), x.clamp(max=0)
+        positive = op.forward(xp, up_w, up_b) + op.forward(xn, down_w, None)
+        negative = op.forward(xp, down_w, down_b) + op.forward(xn, up_w, None)
+        grad_p = (z > 0) * relevance / stabilise(positive, self.eps)
+        grad_n = (z < 0) * relevance / stabilise(negative, self.eps)
+        return (op.term(xp, up_w, grad_p) + op.term(xn, down_w, grad_p)
+                + op.term(xp, down_w, grad_n) + op.term(xn, up_w, grad_n))
+
+
+class AlphaBeta(Rule):
+    """LRP-alpha-beta (Bach et al. 2015): alpha x the positive contributions minus beta x the negative ones."""
+
+    name = "alpha_beta"
+
+    def __init__(self, alpha: float = 2.0, beta: float = 1.0, eps: float = 1e-6, bias: bool = True):
+        if alpha < 0 or beta < 0 or abs(alpha - beta - 1.0) > 1e-12:
+            raise InputError(f"alpha-beta needs alpha, beta >= 0 and alpha - beta = 1 (it conserves then); got {alpha}, {beta}")
+        self.alpha, self.beta, self.eps, self.bias = float(alpha), float(beta), float(eps), bool(bias)
+
+    def relevance(self, op, x, z, relevance):
+        wp, wn = op.weight.clamp(min=0), op.weight.clamp(max=0)
+        bp, bn = (_positive(op.bias), _negative(op.bias)) if self.bias else (None, None)
+        xp, xn = x.clamp(min=0), x.clamp(max=0)
+        grad_p = relevance / stabilise(op.forward(xp, wp, bp) + op.forward(xn, wn, None), self.eps)
+        result = self.alpha * (op.term(xp, wp, grad_p) + op.term(xn, wn, grad_p))
+        if self.beta:
+            grad_n = relevance / stabilise(op.forward(xp, wn, bn) + op.forward(xn, wp, None), self.eps)
+            result = result - self.beta * (op.term(xp, wn, grad_n) + op.term(xn, wp, grad_n))
+        return result
+
+
+class ZPlus(Rule):
+    """LRP-z+ (deep Taylor): only the positive contributions, alpha=1 beta=0 for inputs of either sign."""
+
+    name = "zplus"
+
+    def __init__(self, eps: float = 1e-6, bias: bool = True):
+        self.eps, self.bias = float(eps), bool(bias)
+
+    def relevance(self, op, x, z, relevance):
+        wp, wn = op.weight.clamp(min=0), op.weight.clamp(max=0)
+        xp, xn = x.clamp(min=0), x.clamp(max=0)
+        bias = _positive(op.bias) if self.bias else None
+        grad = relevance / stabilise(op.forward(xp, wp, bias) + op.forward(xn, wn, None), self.eps)
+        return op.term(xp, wp, grad) + op.term(xn, wn, grad)
+
+
+class WSquare(Rule):
+    """LRP-w^2 (Montavon et al. 2017): relevance spread by the squared weights, whatever the input."""
+
+    name = "wsquare"
+
+    def __init__(self, eps: float = 1e-6):
+        self.eps = float(eps)
+
+    def relevance(self, op, x, z, relevance):
+        ones = torch.ones_like(x)
+        square = op.weight ** 2
+        grad = relevance / stabilise(op.forward(ones, square, None if op.bias is None else op.bias ** 2), self.eps)
+        return op.backward(grad, square, ones)
+
+
+class Flat(Rule):
+    """LRP-flat: relevance spread evenly over each output's receptive field."""
+
+    name = "flat"
+
+    def __init__(self, eps: float = 1e-6):
+        self.eps = float(eps)
+
+    def relevance(self, op, x, z, relevance):
+        ones, flat = torch.ones_like(x), torch.ones_like(op.weight)
+        return op.backward(relevance / stabilise(op.forward(ones, flat, None), self.eps), flat, ones)
+
+
+class ZBox(Rule):
+    """LRP-z^B (Montavon et al. 2017) for the input layer of data bounded by `low` and `high`
+    (numbers, or tensors broadcastable to one input, e.g. per channel (1, C, 1, 1))."""
+
+    name = "zbox"
+
+    def __init__(self, low: float | torch.Tensor, high: float | torch.Tensor, eps: float = 1e-6):
+        self.low, self.high, self.eps = low, high, float(eps)
+
+    def relevance(self, op, x, z, relevance):
+        low = torch.as_tensor(self.low, dtype=x.dtype, device=x.device).expand_as(x)
+        high = torch.as_tensor(self.high, dtype=x.dtype, device=x.device).expand_as(x)
+        wp, wn = op.weight.clamp(min=0), op.weight.clamp(max=0)
+        total = op.forward(x, op.weight, op.bias) - op.forward(low, wp, _positive(op.bias)) - op.forward(high, wn, _negative(op.bias))
+        grad = relevance / stabilise(total, self.eps)
+        return op.term(x, op.weight, grad) - op.term(low, wp, grad) - op.term(high, wn, grad)
+
+
+RULES: dict[str, Callable[..., Rule]] = {
+    "epsilon": Epsilon, "gamma": Gamma, "alpha_beta": AlphaBeta, "zplus": ZPlus, "wsquare": WSquare, "flat": Flat,
+    "zbox": ZBox,
+}
