@@ -26,11 +26,13 @@ from ..errors import InputError
 from ..explanation import Attribution
 from ..taxonomy import Access, Engagement, Format, MethodInfo, Scope, register
 from ..targets import Target
-from .backward_rules import _bounds
+from .backward_rules import ActivationRule, _bounds
 from .base import AttributionExplainer
 from .relevance_mode import UNARY_ACTIVATIONS, suspended
 
 MAX_POOLS = {F.max_pool1d, F.max_pool2d, F.max_pool3d, torch.max_pool1d, torch.max_pool2d, torch.max_pool3d}
+_WITH_INDICES = {F.max_pool1d: F.max_pool1d, F.max_pool2d: F.max_pool2d, F.max_pool3d: F.max_pool3d,
+                 torch.max_pool1d: F.max_pool1d, torch.max_pool2d: F.max_pool2d, torch.max_pool3d: F.max_pool3d}
 EPS = 1e-10  # |x - x'| below this: the gradient stands in for the difference quotient (as Captum)
 
 
@@ -63,33 +65,61 @@ class _Recorder(TorchFunctionMode):
 
 
 class _Rescale(torch.autograd.Function):
+    """y = f(x) with the rescale multiplier (f(x) - f(x')) / (x - x') as its backward."""
+
     @staticmethod
-    def forward(ctx, inputs, reference, compute, is_pool):
+    def forward(ctx, inputs, reference, compute, clamp):
         output = compute(inputs)
-        ctx.compute, ctx.is_pool = compute, is_pool
-        ctx.save_for_backward(inputs, reference, output)
+        ctx.compute, ctx.clamp = compute, clamp
+        ctx.save_for_backward(inputs, reference, output, compute(reference))
         return output
 
     @staticmethod
     def backward(ctx, grad):
-        inputs, reference, output = ctx.saved_tensors
-        with torch.enable_grad(), suspended():
-            leaf = inputs.detach().requires_grad_(True)
-            out = ctx.compute(leaf)
-            (plain,) = torch.autograd.grad(out, leaf, grad, retain_graph=ctx.is_pool)
-            delta_in = inputs - reference
-            if ctx.is_pool:
-                ref_leaf = reference.detach().requires_grad_(True)
-                ref_out = ctx.compute(ref_leaf)
-                top = torch.maximum(output, ref_out.detach())
-                (routed,) = torch.autograd.grad(out, leaf, grad * (top - ref_out.detach()))
-                (routed_ref,) = torch.autograd.grad(ref_out, ref_leaf, grad * (output - top))
-                moved = routed + routed_ref
-            else:
-                moved = grad * (output - ctx.compute(reference.detach()))
-        small = delta_in.abs() < EPS
-        multiplier = torch.where(small, plain, moved / torch.where(small, torch.ones_like(delta_in), delta_in))
-        return multiplier, None, None, None
+        inputs, reference, output, reference_output = ctx.saved_tensors
+        if ctx.clamp is not None:  # the ReLU family: its gradient from aten's fused kernel
+            plain = _GRADIENT.backward(grad, inputs, *ctx.clamp)
+        else:
+            with torch.enable_grad(), suspended():
+                leaf = inputs.detach().requires_grad_(True)
+                (plain,) = torch.autograd.grad(ctx.compute(leaf), leaf, grad)
+        return _rescaled(grad * (output - reference_output), inputs - reference, plain), None, None, None
+
+
+class _RescalePool(torch.autograd.Function):
+    """Max pooling: each output's difference goes to the winners in the input and in the reference
+    (Captum's cross-maximum rule), divided by the input difference there. `pool(x)` gives
+    (output, flat indices of the winners within each channel)."""
+
+    @staticmethod
+    def forward(ctx, inputs, reference, pool):
+        output, winners = pool(inputs)
+        reference_output, reference_winners = pool(reference)
+        ctx.save_for_backward(inputs, reference, output, reference_output, winners, reference_winners)
+        return output
+
+    @staticmethod
+    def backward(ctx, grad):
+        inputs, reference, output, reference_output, winners, reference_winners = ctx.saved_tensors
+        top = torch.maximum(output, reference_output)
+        plain = _route(grad, winners, inputs)
+        moved = _route(grad * (top - reference_output), winners, inputs) + _route(grad * (output - top), reference_winners, inputs)
+        return _rescaled(moved, inputs - reference, plain), None, None
+
+
+def _route(values: torch.Tensor, winners: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Each pooled value added at its winner's position (the max-pool gradient, by indices)."""
+    routed = torch.zeros(like.shape[:2] + (like[0, 0].numel(),), dtype=values.dtype, device=values.device)
+    return routed.scatter_add_(2, winners.flatten(2), values.flatten(2)).view_as(like)
+
+
+def _rescaled(moved: torch.Tensor, delta_in: torch.Tensor, plain: torch.Tensor) -> torch.Tensor:
+    """moved / delta_in, and the plain gradient where the input hardly differs from its reference
+    (the quotient computed there is discarded)."""
+    return torch.where(delta_in.abs() < EPS, plain, moved / delta_in)
+
+
+_GRADIENT = ActivationRule()
 
 
 class _Replay(TorchFunctionMode):
@@ -112,11 +142,15 @@ class _Replay(TorchFunctionMode):
         if reference.shape != inputs.shape:
             raise InputError(f"a nonlinearity saw shape {tuple(inputs.shape)} on the inputs but {tuple(reference.shape)} "
                              "on the reference: give a baseline shaped like the inputs")
+        if func in MAX_POOLS:
+            pool = _WITH_INDICES[func]
+            return _RescalePool.apply(inputs, reference, lambda x: pool(x, *args[1:], **{**kwargs, "return_indices": True}))
         compute = _plain(func, args, kwargs)
         found = _bounds(func, args, kwargs)
+        clamp = None if found is None else (found[1], found[2])
         if found is not None and found[3]:  # in place: the saved input must be a copy
-            return inputs.copy_(_Rescale.apply(inputs.clone(), reference, compute, False))
-        return _Rescale.apply(inputs, reference, compute, func in MAX_POOLS)
+            return inputs.copy_(_Rescale.apply(inputs.clone(), reference, compute, clamp))
+        return _Rescale.apply(inputs, reference, compute, clamp)
 
 
 @dataclass

@@ -111,10 +111,11 @@ class LRP(AttributionExplainer):
     def attribute(self, inputs: torch.Tensor, target: Target):
         module = self.model.module
         with self.model.preserved():
-            canonizer = merged_batch_norm(module, inputs[:1]) if self.canonize else nullcontext()
-            with canonizer:
+            canonizer = merged_batch_norm(module, inputs[:1]) if self.canonize else nullcontext([])
+            with canonizer as pairs:
                 composite = self.built_composite(inputs)
-                with RelevanceMode(composite.choose, parameter_owners(module), self.stabiliser):
+                merged = {id(pair.norm.weight) for pair in pairs}
+                with RelevanceMode(composite.choose, parameter_owners(module), self.stabiliser, merged):
                     grads, scores, _ = self.model.gradients(inputs, target)
         # relevance is linear in what enters at the output: seeded with 1, scaled by the score
         values = grads * scores.view(-1, *([1] * (grads.ndim - 1))).to(grads.dtype)

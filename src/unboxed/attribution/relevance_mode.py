@@ -168,12 +168,14 @@ class RelevanceMode(TorchFunctionMode):
     `choose(kind, layer_name, position)` gives the rule of each linear layer call (`kind` "linear"
     or "conv", `position` its order in the forward pass, 0 = the first, nearest the input);
     `owners` maps id(parameter) -> layer name, to name layers in rules and errors; `eps` is the
-    stabiliser of the rules applied here (pools, means, unmerged BatchNorm, sums).
+    stabiliser of the rules applied here (pools, means, unmerged BatchNorm, sums); `merged` holds
+    id(weight) of the BatchNorms a canonizer folded into their layer: they are skipped.
     """
 
-    def __init__(self, choose: Callable[[str, str, int], Rule], owners: dict[int, str], eps: float = NORM_EPS):
+    def __init__(self, choose: Callable[[str, str, int], Rule], owners: dict[int, str], eps: float = NORM_EPS,
+                 merged: set[int] = frozenset()):
         super().__init__()
-        self.choose, self.owners, self.eps = choose, owners, float(eps)
+        self.choose, self.owners, self.eps, self.merged = choose, owners, float(eps), merged
         self.position = 0
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -183,6 +185,9 @@ class RelevanceMode(TorchFunctionMode):
         if func in LINEAR or func in CONVOLUTIONS:
             return self._linear(func, args, kwargs)
         if func is F.batch_norm or func is torch.batch_norm:
+            weight = _argument(args, kwargs, 3, "weight", None)
+            if id(weight) in self.merged:  # folded into the layer before it: the identity now
+                return args[0]
             return self._ratio(func, args, kwargs)
         if func in POOLS:
             return self._ratio(func, args, kwargs)

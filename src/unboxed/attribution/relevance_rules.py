@@ -70,6 +70,25 @@ class LinearOp:
         return inputs * self.backward(grad, weight, inputs)
 
 
+def _signed_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(x+, x-), with x- None when x has no negative entry (after a ReLU): its terms are all zero, so
+    the rules skip them, which halves their work on ReLU networks."""
+    if bool((x >= 0).all()):
+        return x, None
+    return x.clamp(min=0), x.clamp(max=0)
+
+
+def _forward(op: "LinearOp", inputs: torch.Tensor | None, weight: torch.Tensor, bias: torch.Tensor | None):
+    """The op on `inputs`, or (when they are the absent negative part) just its bias, or 0."""
+    if inputs is not None:
+        return op.forward(inputs, weight, bias)
+    return 0.0
+
+
+def _term(op: "LinearOp", inputs: torch.Tensor | None, weight: torch.Tensor, grad: torch.Tensor):
+    return op.term(inputs, weight, grad) if inputs is not None else 0.0
+
+
 def _positive(t: torch.Tensor | None) -> torch.Tensor | None:
     return None if t is None else t.clamp(min=0)
 
@@ -124,13 +143,13 @@ class Gamma(Rule):
         up_w, down_w = w + g * w.clamp(min=0), w + g * w.clamp(max=0)
         up_b = None if b is None else b + g * b.clamp(min=0)
         down_b = None if b is None else b + g * b.clamp(max=0)
-        xp, xn = x.clamp(min=0), x.clamp(max=0)
-        positive = op.forward(xp, up_w, up_b) + op.forward(xn, down_w, None)
-        negative = op.forward(xp, down_w, down_b) + op.forward(xn, up_w, None)
+        xp, xn = _signed_parts(x)
+        positive = op.forward(xp, up_w, up_b) + _forward(op, xn, down_w, None)
+        negative = op.forward(xp, down_w, down_b) + _forward(op, xn, up_w, None)
         grad_p = (z > 0) * relevance / stabilise(positive, self.eps)
         grad_n = (z < 0) * relevance / stabilise(negative, self.eps)
-        return (op.term(xp, up_w, grad_p) + op.term(xn, down_w, grad_p)
-                + op.term(xp, down_w, grad_n) + op.term(xn, up_w, grad_n))
+        return (op.term(xp, up_w, grad_p) + _term(op, xn, down_w, grad_p)
+                + op.term(xp, down_w, grad_n) + _term(op, xn, up_w, grad_n))
 
 
 class AlphaBeta(Rule):
@@ -146,12 +165,12 @@ class AlphaBeta(Rule):
     def relevance(self, op, x, z, relevance):
         wp, wn = op.weight.clamp(min=0), op.weight.clamp(max=0)
         bp, bn = (_positive(op.bias), _negative(op.bias)) if self.bias else (None, None)
-        xp, xn = x.clamp(min=0), x.clamp(max=0)
-        grad_p = relevance / stabilise(op.forward(xp, wp, bp) + op.forward(xn, wn, None), self.eps)
-        result = self.alpha * (op.term(xp, wp, grad_p) + op.term(xn, wn, grad_p))
+        xp, xn = _signed_parts(x)
+        grad_p = relevance / stabilise(op.forward(xp, wp, bp) + _forward(op, xn, wn, None), self.eps)
+        result = self.alpha * (op.term(xp, wp, grad_p) + _term(op, xn, wn, grad_p))
         if self.beta:
-            grad_n = relevance / stabilise(op.forward(xp, wn, bn) + op.forward(xn, wp, None), self.eps)
-            result = result - self.beta * (op.term(xp, wn, grad_n) + op.term(xn, wp, grad_n))
+            grad_n = relevance / stabilise(op.forward(xp, wn, bn) + _forward(op, xn, wp, None), self.eps)
+            result = result - self.beta * (op.term(xp, wn, grad_n) + _term(op, xn, wp, grad_n))
         return result
 
 
@@ -165,10 +184,10 @@ class ZPlus(Rule):
 
     def relevance(self, op, x, z, relevance):
         wp, wn = op.weight.clamp(min=0), op.weight.clamp(max=0)
-        xp, xn = x.clamp(min=0), x.clamp(max=0)
+        xp, xn = _signed_parts(x)
         bias = _positive(op.bias) if self.bias else None
-        grad = relevance / stabilise(op.forward(xp, wp, bias) + op.forward(xn, wn, None), self.eps)
-        return op.term(xp, wp, grad) + op.term(xn, wn, grad)
+        grad = relevance / stabilise(op.forward(xp, wp, bias) + _forward(op, xn, wn, None), self.eps)
+        return op.term(xp, wp, grad) + _term(op, xn, wn, grad)
 
 
 class WSquare(Rule):
