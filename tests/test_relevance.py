@@ -91,11 +91,11 @@ def test_one_linear_layer_lrp0_and_deeplift_are_gradient_times_input():
     np.testing.assert_allclose(deeplift.values, expected, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("method", ["lrp", "deeplift"])
+@pytest.mark.parametrize("method", ["lrp", "rescale", "reveal_cancel"])
 def test_the_same_network_written_three_ways_gives_the_same_answer(method):
     modules_relu, functional, shared, inputs = models.three_ways(0)
     explain = (lambda m: LRP(m, composite="epsilon_gamma_box").explain(inputs, target=1).values) if method == "lrp" \
-        else (lambda m: DeepLift(m).explain(inputs, target=1).values)
+        else (lambda m: DeepLift(m, rule=method).explain(inputs, target=1).values)
     reference = explain(modules_relu)
     np.testing.assert_allclose(explain(functional), reference, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(explain(shared), reference, rtol=1e-10, atol=1e-12)
@@ -167,6 +167,7 @@ def test_the_model_is_as_it_was_after_canonizing_and_explaining_even_when_it_rai
     hooks = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules())
     LRP(model, composite="epsilon_gamma_box").explain(inputs)
     DeepLift(model).explain(inputs)
+    DeepLift(model, rule="reveal_cancel").explain(inputs)  # canonizes too
     with pytest.raises(InputError):
         LRP(model, rules={"fc": "not a rule"})
     with pytest.raises(Exception):
@@ -210,3 +211,35 @@ def test_zbox_bounds_default_to_the_first_layer_input_range():
     assert_close_relative(LRP(model, composite="epsilon_gamma_box").explain(inputs, target=0).values,
                           explicit.explain(inputs, target=0).values, rtol=1e-10)
     assert isinstance(explicit.built_composite(inputs).first, ZBox)
+
+
+class _Difference(nn.Module):
+    """relu(x1 - x2), written as a sum of two activations (a residual-style connection)."""
+
+    def forward(self, x):
+        return torch.relu(x[:, :1] + (-x[:, 1:2]))
+
+
+@pytest.mark.parametrize("model", [
+    nn.Sequential(nn.Linear(2, 1, bias=False), nn.ReLU()),
+    _Difference(),
+])
+def test_reveal_cancel_splits_positive_and_negative_terms_as_the_paper(model):
+    """y = relu(x1 - x2) at x = (2, 1), reference 0: dz+ = 2, dz- = -1, so dy+ = (relu(2) - 0)/2 + (relu(1) -
+    relu(-1))/2 = 1.5 and dy- = (relu(-1) - 0)/2 + (relu(1) - relu(2))/2 = -0.5 (Shrikumar et al. 2017, 3.5.3);
+    rescale gives the whole ratio 1 to both terms: (2, -1)."""
+    if isinstance(model, nn.Sequential):
+        with torch.no_grad():
+            model[0].weight.copy_(torch.tensor([[1.0, -1.0]]))
+    x = torch.tensor([[2.0, 1.0]])
+    revealed = DeepLift(model, rule="reveal_cancel").explain(x, target=0)
+    rescaled = DeepLift(model).explain(x, target=0)
+    np.testing.assert_allclose(revealed.values, [[1.5, -0.5]], atol=1e-6)
+    np.testing.assert_allclose(rescaled.values, [[2.0, -1.0]], atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["digits_cnn", "breast_cancer_mlp", "digits_resnet", "efficientnet_lite0"])
+def test_reveal_cancel_adds_up_too(test_models, name):
+    model, inputs = test_models[name]
+    result = DeepLift(model, rule="reveal_cancel").explain(inputs)
+    assert np.abs(result.delta).max() <= 1e-5 * np.abs(result.scores - result.base).max()

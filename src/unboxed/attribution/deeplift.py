@@ -1,4 +1,4 @@
-"""DeepLIFT with the rescale rule (Shrikumar et al. 2017), and DeepLIFT-SHAP over a baseline distribution.
+"""DeepLIFT with the rescale or reveal-cancel rule (Shrikumar et al. 2017), and DeepLIFT-SHAP over a baseline distribution.
 
 Each nonlinearity y = f(x) back-propagates the multiplier (f(x) - f(x')) / (x - x') of the input
 and its reference x' (the gradient where x and x' nearly coincide); linear ops (conv, linear,
@@ -14,25 +14,33 @@ the inputs replays them in the same order. Both are seen by a `TorchFunctionMode
 from __future__ import annotations
 
 import dataclasses
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from ..errors import InputError
 from ..explanation import Attribution
 from ..taxonomy import Access, Engagement, Format, MethodInfo, Scope, register
 from ..targets import Target
+from ..validation import check_choice
 from .backward_rules import ActivationRule, _bounds
 from .base import AttributionExplainer
-from .relevance_mode import UNARY_ACTIVATIONS, suspended
+from .canonizers import merged_batch_norm
+from .relevance_mode import (_SUSPENDED, ADDITIONS, CONVOLUTIONS, LINEAR, SUBTRACTIONS, UNARY_ACTIVATIONS, _conv_options,
+                             suspended)
+from .relevance_rules import LinearOp
+from .reveal_cancel import RevealCancelLinear, RevealCancelSum
 
 MAX_POOLS = {F.max_pool1d, F.max_pool2d, F.max_pool3d, torch.max_pool1d, torch.max_pool2d, torch.max_pool3d}
 _WITH_INDICES = {F.max_pool1d: F.max_pool1d, F.max_pool2d: F.max_pool2d, F.max_pool3d: F.max_pool3d,
                  torch.max_pool1d: F.max_pool1d, torch.max_pool2d: F.max_pool2d, torch.max_pool3d: F.max_pool3d}
+RULES = ("rescale", "reveal_cancel")
 EPS = 1e-10  # |x - x'| below this: the gradient stands in for the difference quotient (as Captum)
 
 
@@ -50,17 +58,37 @@ def _plain(func, args, kwargs):
     return lambda x: func(x, *args[1:], **rest)
 
 
-class _Recorder(TorchFunctionMode):
-    """The reference pass: keeps each nonlinearity's input, in call order."""
+def _is_sum(func, args, kwargs) -> bool:
+    """a + b or a - b of two same-shaped tensors that are not parameters (a residual connection)."""
+    if func not in ADDITIONS and func not in SUBTRACTIONS:
+        return False
+    a, b = args[0], args[1] if len(args) > 1 else kwargs.get("other")
+    return all(isinstance(t, torch.Tensor) and not isinstance(t, nn.Parameter) for t in (a, b)) and a.shape == b.shape
 
-    def __init__(self):
+
+def _merged_norm(func, args, kwargs, merged: set[int]) -> bool:
+    return (func is F.batch_norm or func is torch.batch_norm) and id(args[3] if len(args) > 3 else kwargs.get("weight")) in merged
+
+
+class _Recorder(TorchFunctionMode):
+    """The reference pass: keeps each nonlinearity's input, in call order; for reveal-cancel also
+    each linear layer's input and both terms of each sum (BatchNorms merged by a canonizer skipped)."""
+
+    def __init__(self, reveal_cancel: bool = False, merged: set[int] = frozenset()):
         super().__init__()
-        self.inputs: list[torch.Tensor] = []
+        self.reveal_cancel, self.merged = reveal_cancel, merged
+        self.inputs: list = []
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if _merged_norm(func, args, kwargs, self.merged):
+            return args[0]
         if _nonlinear(func, args, kwargs) and isinstance(args[0], torch.Tensor):
             self.inputs.append(args[0].detach().clone())
+        elif self.reveal_cancel and (func in LINEAR or func in CONVOLUTIONS):
+            self.inputs.append(args[0].detach().clone())
+        elif self.reveal_cancel and _is_sum(func, args, kwargs):
+            self.inputs.append((args[0].detach().clone(), (args[1] if len(args) > 1 else kwargs["other"]).detach().clone()))
         return func(*args, **kwargs)
 
 
@@ -123,21 +151,35 @@ _GRADIENT = ActivationRule()
 
 
 class _Replay(TorchFunctionMode):
-    """The pass on the inputs: every nonlinearity takes its recorded reference input, in order."""
+    """The pass on the inputs: every nonlinearity takes its recorded reference input, in order; with
+    reveal-cancel, a nonlinearity right after a linear layer or a sum takes that op's inputs too."""
 
-    def __init__(self, references: list[torch.Tensor]):
+    def __init__(self, references: list, reveal_cancel: bool = False, merged: set[int] = frozenset()):
         super().__init__()
         self.references, self.calls = references, 0
+        self.reveal_cancel, self.merged = reveal_cancel, merged
+        self.sources: dict[int, tuple] = {}  # id(output of a linear layer or sum) -> how it was made
+
+    def _next(self, what: str):
+        if self.calls >= len(self.references):
+            raise InputError(f"the model ran more {what} on the inputs than on the reference: DeepLIFT needs the "
+                             "same forward path for both (data-dependent control flow is not supported)")
+        self.calls += 1
+        return self.references[self.calls - 1]
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if not torch.is_grad_enabled() or not _nonlinear(func, args, kwargs) or not isinstance(args[0], torch.Tensor):
+        if not torch.is_grad_enabled() or _SUSPENDED[0]:
             return func(*args, **kwargs)
-        if self.calls >= len(self.references):
-            raise InputError("the model ran more nonlinearities on the inputs than on the reference: DeepLIFT needs the "
-                             "same forward path for both (data-dependent control flow is not supported)")
-        reference = self.references[self.calls]
-        self.calls += 1
+        if _merged_norm(func, args, kwargs, self.merged):
+            return args[0]
+        if self.reveal_cancel and (func in LINEAR or func in CONVOLUTIONS):
+            return self._linear(func, args, kwargs)
+        if self.reveal_cancel and _is_sum(func, args, kwargs):
+            return self._sum(func, args, kwargs)
+        if not _nonlinear(func, args, kwargs) or not isinstance(args[0], torch.Tensor):
+            return func(*args, **kwargs)
+        reference = self._next("nonlinearities")
         inputs = args[0]
         if reference.shape != inputs.shape:
             raise InputError(f"a nonlinearity saw shape {tuple(inputs.shape)} on the inputs but {tuple(reference.shape)} "
@@ -148,9 +190,40 @@ class _Replay(TorchFunctionMode):
         compute = _plain(func, args, kwargs)
         found = _bounds(func, args, kwargs)
         clamp = None if found is None else (found[1], found[2])
-        if found is not None and found[3]:  # in place: the saved input must be a copy
-            return inputs.copy_(_Rescale.apply(inputs.clone(), reference, compute, clamp))
-        return _Rescale.apply(inputs, reference, compute, clamp)
+        in_place = found is not None and found[3]
+        output = self._revealed(inputs, compute, clamp)
+        if output is None:
+            output = _Rescale.apply(inputs.clone() if in_place else inputs, reference, compute, clamp)
+        return inputs.copy_(output) if in_place else output  # in place: the saved input must be a copy
+
+    def _linear(self, func, args, kwargs):
+        reference = self._next("layers")
+        output = func(*args, **kwargs)
+        weight = args[1] if len(args) > 1 else kwargs["weight"]
+        bias = args[2] if len(args) > 2 else kwargs.get("bias")
+        kind = "linear" if func in LINEAR else "conv"
+        op = LinearOp(kind, weight, bias, _conv_options(args, kwargs, weight) if kind == "conv" else {})
+        self.sources[id(output)] = ("linear", output, args[0], reference, op)
+        return output
+
+    def _sum(self, func, args, kwargs):
+        reference_a, reference_b = self._next("sums")
+        output = func(*args, **kwargs)
+        sign = -kwargs.get("alpha", 1) if func in SUBTRACTIONS else kwargs.get("alpha", 1)
+        other = args[1] if len(args) > 1 else kwargs["other"]
+        self.sources[id(output)] = ("sum", output, args[0], other, reference_a, reference_b, float(sign))
+        return output
+
+    def _revealed(self, inputs, compute, clamp):
+        """The reveal-cancel output of the nonlinearity if its input came from a linear layer or a sum, else None."""
+        source = self.sources.get(id(inputs)) if self.reveal_cancel else None
+        if source is None or source[1] is not inputs:
+            return None
+        if source[0] == "linear":
+            _, _, layer_input, reference, op = source
+            return RevealCancelLinear.apply(layer_input, reference, op, compute, clamp)
+        _, _, a, b, reference_a, reference_b, sign = source
+        return RevealCancelSum.apply(a, b, reference_a, reference_b, sign, compute, clamp)
 
 
 @dataclass
@@ -180,9 +253,11 @@ def _baselines(baselines: Any, inputs: torch.Tensor) -> torch.Tensor:
 
 @register
 class DeepLift(AttributionExplainer):
-    """DeepLIFT, rescale rule (Shrikumar et al. 2017): contributions (x - x') * m that add up to
-    f(x) - f(x') exactly; `delta` reports the sum's gap (zero up to rounding). `baselines`: "zeros",
-    one input-shaped tensor, or one per input. The result carries the `multipliers`.
+    """DeepLIFT (Shrikumar et al. 2017): contributions (x - x') * m that add up to f(x) - f(x')
+    exactly; `delta` reports the sum's gap (zero up to rounding). `baselines`: "zeros", one
+    input-shaped tensor, or one per input; `rule`: "rescale" or "reveal_cancel" (see
+    `reveal_cancel`: positive and negative terms that cancel at a nonlinearity keep their shares).
+    The result carries the `multipliers`.
 
     >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
     >>> result = DeepLift(net).explain(torch.rand(2, 3), target=1)
@@ -195,9 +270,9 @@ class DeepLift(AttributionExplainer):
         "differences from a reference, passed back by multipliers that add up exactly", "Shrikumar et al. 2017",
     )
 
-    def __init__(self, model, baselines: Any = "zeros"):
+    def __init__(self, model, baselines: Any = "zeros", rule: str = "rescale"):
         super().__init__(model)
-        self.baselines = baselines
+        self.baselines, self.rule = baselines, check_choice(rule, "rule", RULES)
 
     def explain(self, inputs: Any, target: Any = None, feature_names: list[str] | None = None) -> DeepLiftAttribution:
         result = super().explain(inputs, target=target, feature_names=feature_names)
@@ -206,27 +281,33 @@ class DeepLift(AttributionExplainer):
 
     def attribute(self, inputs: torch.Tensor, target: Target):
         references = _baselines(self.baselines, inputs)
-        values, multipliers, scores, base = contributions(self.model, inputs, references, target)
+        values, multipliers, scores, base = contributions(self.model, inputs, references, target, self.rule)
         self._multipliers, self._references = multipliers.cpu().numpy(), references.detach().cpu().numpy()
         delta = values.flatten(1).sum(1) - (scores - base)
         return values, {"scores": scores, "delta": delta, "base": base}
 
 
-def contributions(model, inputs: torch.Tensor, references: torch.Tensor, target: Target):
+def contributions(model, inputs: torch.Tensor, references: torch.Tensor, target: Target, rule: str = "rescale"):
     """(contributions, multipliers, scores f(x), reference scores f(x')) for every input and its
-    reference, in chunks under the memory budget: a reference pass, then a replayed gradient pass."""
+    reference, in chunks under the memory budget: a reference pass, then a replayed gradient pass.
+    Reveal-cancel merges BatchNorm into the layer before it (restored after), so that the layer
+    whose terms are split is the one the nonlinearity follows."""
     size = model.chunk_size(inputs, with_grad=True)
+    reveal = check_choice(rule, "rule", RULES) == "reveal_cancel"
     parts = []
     with model.preserved():
-        for start in range(0, len(inputs), size):
-            chunk, reference = inputs[start : start + size], references[start : start + size].contiguous()
-            part_target = target.take(slice(start, start + size))
-            recorder = _Recorder()
-            with torch.no_grad(), recorder:
-                base = part_target.select(model._call(reference))
-            with _Replay(recorder.inputs):
-                multipliers, scores, _ = model.gradients(chunk, part_target)
-            parts.append(((chunk - reference) * multipliers, multipliers, scores, base))
+        canonizer = merged_batch_norm(model.module, inputs[:1]) if reveal else nullcontext([])
+        with canonizer as pairs:
+            merged = {id(pair.norm.weight) for pair in pairs}
+            for start in range(0, len(inputs), size):
+                chunk, reference = inputs[start : start + size], references[start : start + size].contiguous()
+                part_target = target.take(slice(start, start + size))
+                recorder = _Recorder(reveal, merged)
+                with torch.no_grad(), recorder:
+                    base = part_target.select(model._call(reference))
+                with _Replay(recorder.inputs, reveal, merged):
+                    multipliers, scores, _ = model.gradients(chunk, part_target)
+                parts.append(((chunk - reference) * multipliers, multipliers, scores, base))
     return tuple(torch.cat([p[i] for p in parts]) for i in range(4))
 
 
@@ -246,9 +327,9 @@ class DeepLiftShap(AttributionExplainer):
         "DeepLIFT averaged over a background distribution of references", "Lundberg & Lee 2017",
     )
 
-    def __init__(self, model, background: Any):
+    def __init__(self, model, background: Any, rule: str = "rescale"):
         super().__init__(model)
-        self.background = background
+        self.background, self.rule = background, check_choice(rule, "rule", RULES)
 
     def attribute(self, inputs: torch.Tensor, target: Target):
         background = torch.as_tensor(self.background, dtype=inputs.dtype, device=inputs.device)
@@ -260,7 +341,7 @@ class DeepLiftShap(AttributionExplainer):
         references = background.repeat(len(inputs), *([1] * (inputs.ndim - 1)))
         index = target.index.repeat_interleave(k) if target.index is not None else None
         expanded = Target(index=index, function=target.function)
-        values, _, scores, base = contributions(self.model, repeated, references, expanded)
+        values, _, scores, base = contributions(self.model, repeated, references, expanded, self.rule)
         values = values.view(len(inputs), k, *inputs.shape[1:]).mean(1)
         scores, base = scores.view(len(inputs), k)[:, 0], base.view(len(inputs), k).mean(1)
         delta = values.flatten(1).sum(1) - (scores - base)
