@@ -189,8 +189,11 @@ def test_a_layer_no_rule_covers_is_named():
         def forward(self, x):
             return self.head(self.norm(self.linear(x)).relu())
 
+    model, inputs = WithNorm(), torch.rand(2, 4, generator=torch.Generator().manual_seed(0))
     with pytest.raises(InputError, match="no rule for layer 'norm'.*rules="):
-        LRP(WithNorm()).explain(torch.rand(2, 4), target=0)
+        LRP(model).explain(inputs, target=0)
+    given = LRP(model, composite="lrp0", rules={"norm": Epsilon(0.0)}, stabiliser=1e-12).explain(inputs, target=0)
+    assert given.values.shape == (2, 4) and np.all(np.isfinite(given.values))  # the advice in the message works
 
 
 def test_bad_settings_are_clear():

@@ -115,7 +115,7 @@ class LRP(AttributionExplainer):
             with canonizer as pairs:
                 composite = self.built_composite(inputs)
                 merged = {id(pair.norm.weight) for pair in pairs}
-                with RelevanceMode(composite.choose, parameter_owners(module), self.stabiliser, merged):
+                with RelevanceMode(composite.choose, parameter_owners(module), self.stabiliser, merged, set(composite.layers)):
                     grads, scores, _ = self.model.gradients(inputs, target)
         # relevance is linear in what enters at the output: seeded with 1, scaled by the score
         values = grads * scores.view(-1, *([1] * (grads.ndim - 1))).to(grads.dtype)

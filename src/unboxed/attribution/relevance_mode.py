@@ -169,13 +169,14 @@ class RelevanceMode(TorchFunctionMode):
     or "conv", `position` its order in the forward pass, 0 = the first, nearest the input);
     `owners` maps id(parameter) -> layer name, to name layers in rules and errors; `eps` is the
     stabiliser of the rules applied here (pools, means, unmerged BatchNorm, sums); `merged` holds
-    id(weight) of the BatchNorms a canonizer folded into their layer: they are skipped.
+    id(weight) of the BatchNorms a canonizer folded into their layer: they are skipped; `named` the
+    layers the user gave a rule: one that is not a linear layer takes the epsilon rule as a whole.
     """
 
     def __init__(self, choose: Callable[[str, str, int], Rule], owners: dict[int, str], eps: float = NORM_EPS,
-                 merged: set[int] = frozenset()):
+                 merged: set[int] = frozenset(), named: set[str] = frozenset()):
         super().__init__()
-        self.choose, self.owners, self.eps, self.merged = choose, owners, float(eps), merged
+        self.choose, self.owners, self.eps, self.merged, self.named = choose, owners, float(eps), merged, named
         self.position = 0
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -198,8 +199,7 @@ class RelevanceMode(TorchFunctionMode):
             return self._sum(func, args, kwargs)
         if func in SCALINGS:
             return self._scaling(func, args, kwargs)
-        self._refuse_parameters(func, args, kwargs)
-        return func(*args, **kwargs)
+        return self._other(func, args, kwargs)
 
     def _linear(self, func, args, kwargs):
         inputs = args[0]
@@ -247,16 +247,21 @@ class RelevanceMode(TorchFunctionMode):
             return func(*args, **kwargs)
         return _Pass.apply(carried, lambda x: func(x, b, **kwargs) if carried is a else func(a, x, **kwargs))
 
-    def _refuse_parameters(self, func, args, kwargs):
+    def _other(self, func, args, kwargs):
+        """Ops without a rule of their own: fine unless they read a parameter of the model (a layer
+        no rule covers), which is an error unless the user named a rule for that layer."""
         if getattr(func, "__name__", "") in HARMLESS:
-            return
+            return func(*args, **kwargs)
         for value in list(args) + list(kwargs.values()):
             if isinstance(value, torch.nn.Parameter):
                 layer = self.owners.get(id(value), "?")
+                if layer in self.named:  # the user's rule: relevance through it as a linear map
+                    return self._ratio(func, args, kwargs)
                 raise InputError(
-                    f"LRP has no rule for layer {layer!r}, which calls {_name(func)} with its parameters; add one with "
-                    f"LRP(model, rules={{'{layer}': Epsilon()}}) if it is linear in its input, or explain this model with "
-                    "DeepLIFT or a model-agnostic method")
+                    f"LRP has no rule for layer {layer!r}, which calls {_name(func)} with its parameters; if it is close "
+                    f"to linear in its input, pass relevance through it with LRP(model, rules={{'{layer}': Epsilon()}}), "
+                    "or explain this model with DeepLIFT or a model-agnostic method")
+        return func(*args, **kwargs)
 
 
 def _name(func) -> str:

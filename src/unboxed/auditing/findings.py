@@ -69,10 +69,16 @@ def _reliance(subject: Subject, view: GlobalView) -> list[Finding]:
         if unused:
             out.append(Finding("info", f"{len(unused)} of {len(frame)} {noun} make no difference to its score when "
                                        f"shuffled: {_join(unused[:6])}{' …' if len(unused) > 6 else ''}."))
-    protected = [name for name in subject.data.facts.get("protected", []) if name in top]
+    declared = [name for name in subject.data.facts.get("protected", []) if name in set(frame["feature"])]
+    protected = [name for name in declared if name in top]
     if protected:
         out.append(Finding("warning", f"A protected attribute is among the three inputs it relies on most: {_join(protected)}. "
                                       "Examine its effect before the model is used on people."))
+    elif declared:
+        ranks = {name: int(np.flatnonzero(frame["feature"].to_numpy() == name)[0]) + 1 for name in declared}
+        listed = ", ".join(f"{name} ranks {rank} of {len(frame)}" for name, rank in ranks.items())
+        out.append(Finding("info", f"Protected attributes by {measure}: {listed}. Not among the top three; a fairness "
+                                   "analysis (effects across groups) would still be needed before use on people."))
     return out
 
 

@@ -11,9 +11,9 @@ from .subject import Subject
 
 # Methods shown side by side on the chosen cases, by layout and by what the model gives.
 DEFAULT_METHODS = {
-    ("tabular", "gradients"): ("kernel_shap", "lime", "integrated_gradients", "saliency"),
+    ("tabular", "gradients"): ("kernel_shap", "lime", "integrated_gradients", "deeplift", "saliency"),
     ("tabular", "black-box"): ("kernel_shap", "lime", "feature_ablation"),
-    ("image", "gradients"): ("saliency", "integrated_gradients", "grad_cam", "guided_backprop", "kernel_shap"),
+    ("image", "gradients"): ("saliency", "integrated_gradients", "grad_cam", "guided_backprop", "lrp", "kernel_shap"),
     ("image", "black-box"): ("kernel_shap", "lime", "feature_ablation"),
     ("text", "black-box"): ("kernel_shap", "lime", "feature_ablation"),
     ("sequence", "gradients"): ("integrated_gradients", "saliency", "kernel_shap"),
@@ -76,7 +76,8 @@ def chosen_methods(subject: Subject, settings: AuditSettings) -> tuple[list[str]
     Asked-for methods are checked: unknown names and methods that are not local attributions are
     errors; gradient methods on a black box are left out with a note (the report says so)."""
     notes = []
-    wanted = settings.methods or DEFAULT_METHODS[(subject.layout, access_of(subject))]
+    access = "black-box" if categorical_columns(subject) else access_of(subject)  # no gradients through codes
+    wanted = settings.methods or DEFAULT_METHODS[(subject.layout, access)]
     chosen = []
     for name in wanted:
         info = get_method(name).info  # unknown names: a clear error with suggestions
