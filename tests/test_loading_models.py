@@ -184,6 +184,15 @@ def test_pickled_weights_are_refused_and_nothing_in_them_runs(tmp_path):
     assert not marker.exists()
 
 
+def test_a_torch_save_state_dict_of_tensors_loads_without_trust(tmp_path):
+    """torch's restricted unpickler (weights_only=True) runs no code: tensors-only weights need no flag."""
+    cancer = zoo.load("breast_cancer_mlp")
+    torch.save(cancer.model.state_dict(), tmp_path / "weights.pt")
+    loaded = load_model("unboxed.zoo.breast_cancer:BreastCancerMLP", weights=tmp_path / "weights.pt")
+    torch.testing.assert_close(loaded.model(cancer.inputs), cancer.model(cancer.inputs))
+    assert any("restricted unpickler" in note for note in loaded.notes)
+
+
 class WritesFileWhenLoaded(torch.nn.Module):
     """A TorchScript module whose __setstate__, run by torch.jit.load, writes a file."""
 

@@ -162,8 +162,9 @@ def _required_arguments(function: Any) -> int:
 def load_weights(model: Any, weights: str | Path, spec: str, trust_pickle: bool) -> tuple[Path, str, list[str]]:
     """Load a state_dict file into `model` (strict); returns (path, sha256, notes).
 
-    .safetensors files are read with safetensors; any other file is a torch pickle, read only
-    with `trust_pickle`.
+    .safetensors files are read with safetensors; a torch.save file of tensors only is read with
+    torch's restricted unpickler (`weights_only=True`, which runs no code); anything else in a
+    pickle is read only with `trust_pickle`.
     """
     path = existing_file(weights, "weights file")
     if not isinstance(model, nn.Module):
@@ -172,9 +173,13 @@ def load_weights(model: Any, weights: str | Path, spec: str, trust_pickle: bool)
     if path.suffix.lower() == ".safetensors":
         state, notes = _read_safetensors(path), [f"weights read from {path.name} with safetensors"]
     else:
-        note = require_trust(path, "a torch pickle of weights", trust_pickle,
-                             "or convert it once: safetensors.torch.save_file(torch.load(path), 'weights.safetensors')")
-        state, notes = _read_torch_pickle(path), [note]
+        state = _read_tensors_only(path)
+        if state is not None:
+            notes = [f"weights read from {path.name} with torch's restricted unpickler (tensors only, no code run)"]
+        else:
+            note = require_trust(path, "a torch pickle of weights", trust_pickle,
+                                 "or convert it once: safetensors.torch.save_file(torch.load(path), 'weights.safetensors')")
+            state, notes = _read_torch_pickle(path), [note]
     check_state_dict(model, state, path, spec)
     model.load_state_dict(state, strict=True)
     return path, sha256, notes
@@ -188,6 +193,18 @@ def _read_safetensors(path: Path) -> dict:
         return load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as error:
         raise InputError(f"{path.name} is not a readable safetensors file: {error}") from None
+
+
+def _read_tensors_only(path: Path) -> dict | None:
+    """A torch.save'd state_dict read by torch's restricted unpickler (no code runs), or None when the
+    file holds anything that unpickler refuses."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # refused (other objects) or not a torch file: the caller decides
+        return None
+    return state if isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values()) else None
 
 
 def _read_torch_pickle(path: Path) -> dict:
