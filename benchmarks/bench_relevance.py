@@ -10,7 +10,6 @@ with its error. Usage:
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 from pathlib import Path
 
@@ -19,21 +18,13 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from bench_gradients import interleaved_rounds, paired_ratio  # noqa: E402
+from relevance_oracles import with_zero_biases  # noqa: E402
 from zennit_without_torchvision import stub_zennit_torchvision  # noqa: E402
 
 from unboxed import zoo  # noqa: E402
 from unboxed.attribution import LRP, DeepLift  # noqa: E402
 
 SETUPS = {"digits_cnn": 64, "efficientnet_lite0": 16}
-
-
-def with_zero_biases(model: nn.Module) -> nn.Module:
-    """Zennit 0.5.1's MergeBatchNorm needs a bias on every conv: a copy with zero ones (the same function)."""
-    twin = copy.deepcopy(model)
-    for module in twin.modules():
-        if isinstance(module, nn.Conv2d) and module.bias is None:
-            module.bias = nn.Parameter(torch.zeros(module.out_channels))
-    return twin
 
 
 def peers(model: nn.Module, inputs: torch.Tensor, target: int) -> dict:

@@ -182,3 +182,15 @@ def captum_deeplift_shap(model: nn.Module, inputs: torch.Tensor, target, baselin
     from captum.attr import DeepLiftShap
 
     return DeepLiftShap(model).attribute(inputs.detach().clone(), baselines=baselines, target=target).detach()
+
+
+def with_zero_biases(model: nn.Module) -> nn.Module:
+    """A copy where every conv without a bias has a zero one (the same function): zennit 0.5.1's
+    MergeBatchNorm fails on a conv without bias."""
+    import copy
+
+    twin = copy.deepcopy(model)
+    for module in twin.modules():
+        if isinstance(module, nn.Conv2d) and module.bias is None:
+            module.bias = nn.Parameter(torch.zeros(module.out_channels))
+    return twin

@@ -16,10 +16,16 @@ from .relevance_mode import RelevanceMode, parameter_owners
 from .relevance_rules import AlphaBeta, Epsilon, Flat, Gamma, Rule, ZBox, ZPlus
 
 
+SUMS = ("proportional", "positive")
+
+
 @dataclass
 class Composite:
     """Which rule each linear layer gets: `layers` by exact layer name first, then `first` for the
     first linear layer of the forward pass (nearest the input), then by kind (`conv` or `linear`).
+    `sums`: how a sum of two activations (a residual connection) shares relevance: "proportional"
+    to the summands, or "positive" (to the summands of the output's sign, so no share is negative;
+    with z+ rules relevance then stays conserved through residual blocks).
 
     >>> composite = Composite(conv=ZPlus(), first=Flat())
     >>> [type(composite.choose(kind, name, i)).__name__ for i, (kind, name) in enumerate([("conv", "c1"), ("conv", "c2"), ("linear", "fc")])]
@@ -30,6 +36,11 @@ class Composite:
     conv: Rule = field(default_factory=Epsilon)
     first: Rule | None = None
     layers: dict[str, Rule] = field(default_factory=dict)
+    sums: str = "proportional"
+
+    def __post_init__(self):
+        if self.sums not in SUMS:
+            raise InputError(f"sums must be one of {', '.join(SUMS)}, got {self.sums!r}")
 
     def choose(self, kind: str, name: str, position: int) -> Rule:
         if name in self.layers:
@@ -96,7 +107,8 @@ class LRP(AttributionExplainer):
         """The composite with the layer overrides and, for a box rule without bounds, the bounds of
         the first layer's inputs over `inputs`."""
         if isinstance(self.composite, Composite):
-            composite = Composite(self.composite.linear, self.composite.conv, self.composite.first, dict(self.composite.layers))
+            composite = Composite(self.composite.linear, self.composite.conv, self.composite.first, dict(self.composite.layers),
+                                  self.composite.sums)
         elif self.composite == "epsilon_gamma_box":
             composite = COMPOSITES["epsilon_gamma_box"](self.low, self.high)
         else:
@@ -115,7 +127,8 @@ class LRP(AttributionExplainer):
             with canonizer as pairs:
                 composite = self.built_composite(inputs)
                 merged = {id(pair.norm.weight) for pair in pairs}
-                with RelevanceMode(composite.choose, parameter_owners(module), self.stabiliser, merged, set(composite.layers)):
+                with RelevanceMode(composite.choose, parameter_owners(module), self.stabiliser, merged, set(composite.layers),
+                                   composite.sums):
                     grads, scores, _ = self.model.gradients(inputs, target)
         # relevance is linear in what enters at the output: seeded with 1, scaled by the score
         values = grads * scores.view(-1, *([1] * (grads.ndim - 1))).to(grads.dtype)

@@ -107,20 +107,27 @@ class _Ratio(torch.autograd.Function):
 
 
 class _Split(torch.autograd.Function):
-    """a + sign * b of two activations (a residual connection): relevance in proportion to each summand."""
+    """a + sign * b of two activations (a residual connection): relevance in proportion to each summand
+    (or, with `positive`, to the summands that have the output's sign, so that no share is negative)."""
 
     @staticmethod
-    def forward(ctx, a, b, sign, eps):
+    def forward(ctx, a, b, sign, eps, positive):
         output = a + sign * b
-        ctx.sign, ctx.eps = sign, eps
+        ctx.sign, ctx.eps, ctx.positive = sign, eps, positive
         ctx.save_for_backward(a, b, output)
         return output
 
     @staticmethod
     def backward(ctx, relevance):
         a, b, output = ctx.saved_tensors
+        if ctx.positive:  # shares of the summands that have the output's sign: no share is negative
+            b = ctx.sign * b
+            up = output >= 0
+            first, second = torch.where(up, a.clamp(min=0), a.clamp(max=0)), torch.where(up, b.clamp(min=0), b.clamp(max=0))
+            share = relevance / stabilise(first + second, ctx.eps)
+            return first * share, ctx.sign * second * share, None, None, None
         share = relevance / stabilise(output, ctx.eps)
-        return a * share, ctx.sign * b * share, None, None
+        return a * share, ctx.sign * b * share, None, None, None
 
 
 _SUSPENDED = [0]  # > 0 while a rule computes in its backward: its own ops are not relevance ops
@@ -170,13 +177,16 @@ class RelevanceMode(TorchFunctionMode):
     `owners` maps id(parameter) -> layer name, to name layers in rules and errors; `eps` is the
     stabiliser of the rules applied here (pools, means, unmerged BatchNorm, sums); `merged` holds
     id(weight) of the BatchNorms a canonizer folded into their layer: they are skipped; `named` the
-    layers the user gave a rule: one that is not a linear layer takes the epsilon rule as a whole.
+    layers the user gave a rule: one that is not a linear layer takes the epsilon rule as a whole;
+    `sums`: "proportional" (to each summand, as Zennit's Norm rule) or "positive" (to the summands of
+    the output's sign: no share is negative, so z+ rules conserve through residual blocks too).
     """
 
     def __init__(self, choose: Callable[[str, str, int], Rule], owners: dict[int, str], eps: float = NORM_EPS,
-                 merged: set[int] = frozenset(), named: set[str] = frozenset()):
+                 merged: set[int] = frozenset(), named: set[str] = frozenset(), sums: str = "proportional"):
         super().__init__()
         self.choose, self.owners, self.eps, self.merged, self.named = choose, owners, float(eps), merged, named
+        self.positive_sums = sums == "positive"
         self.position = 0
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -234,7 +244,7 @@ class RelevanceMode(TorchFunctionMode):
         alpha = kwargs.get("alpha", 1)
         sign = -alpha if func in SUBTRACTIONS else alpha
         if _carries(a) and _carries(b) and a.shape == b.shape:
-            return _Split.apply(a, b, float(sign), self.eps)
+            return _Split.apply(a, b, float(sign), self.eps, self.positive_sums)
         return func(*args, **kwargs)  # a constant or a bias: the gradient passes relevance unchanged
 
     def _scaling(self, func, args, kwargs):

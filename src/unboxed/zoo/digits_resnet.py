@@ -5,7 +5,6 @@ here for the methods whose rules must see through residual additions and BatchNo
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +13,7 @@ from torch import nn
 from .base import ZooModel
 from .cache import cached_weights
 from .digits import digits_images
-from .training import accuracy, fit_classifier, init_weights, split
+from .training import accuracy, fit_classifier, init_weights, one_thread, split
 
 
 class ResidualBlock(nn.Module):
@@ -64,16 +63,6 @@ class DigitsResNet(nn.Module):
         return self.fc(self.pool(x).flatten(1))
 
 
-@contextmanager
-def _one_thread():
-    """Torch on one thread while training: small convolutions gain nothing from threads on 2 shared cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
 
 def digits_resnet(seed: int = 0, epochs: int = 8) -> ZooModel:
     """The digits ResNet, trained with `seed` (cached), and the same held-out test images as `digits_cnn`.
@@ -88,7 +77,7 @@ def digits_resnet(seed: int = 0, epochs: int = 8) -> ZooModel:
     model = init_weights(DigitsResNet(), seed)
 
     def train_model(net):
-        with _one_thread():
+        with one_thread():
             fit_classifier(net, images[train], y[train], epochs=epochs, lr=3e-3, batch_size=32, seed=seed)
         return {"test_accuracy": accuracy(net, images[test], y[test]), "train_size": len(train)}
 

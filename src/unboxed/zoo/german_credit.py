@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ from torch import nn
 from ..errors import InputError
 from .base import ZooModel
 from .cache import cached_weights
-from .training import accuracy, fit_classifier, init_weights, split
+from .training import accuracy, fit_classifier, init_weights, one_thread, split
 
 BACKGROUND_ROWS = 50
 CLASS_NAMES = ["good", "bad"]  # the file's class codes 1 and 2, in that order
@@ -148,7 +147,7 @@ def german_credit_mlp(seed: int = 0, epochs: int = 40, hidden: int = 32) -> ZooM
     model.std.copy_(x[train][:, numeric].std(0))
 
     def train_model(net):
-        with _one_thread():
+        with one_thread():
             fit_classifier(net, x[train], y[train], epochs=epochs, lr=1e-3, batch_size=32, seed=seed, weight_decay=3e-2)
         return {
             "test_accuracy": accuracy(net, x[test], y[test]), "train_size": len(train),
@@ -164,17 +163,6 @@ def german_credit_mlp(seed: int = 0, epochs: int = 40, hidden: int = 32) -> ZooM
         layout="tabular", facts=facts, feature_names=list(FEATURE_NAMES), background=x[train[:BACKGROUND_ROWS]],
     )
 
-
-@contextmanager
-def _one_thread():
-    """Torch on one thread for a while: a 63-input MLP gains nothing from threads, and on a busy machine
-    their spinning made training 10x slower (30 s instead of 3 s on 2 shared cores)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _logistic_baseline(net: GermanCreditMLP, x, y, train, test, seed: int) -> float:
