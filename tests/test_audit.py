@@ -189,3 +189,17 @@ def test_regression_is_inferred_and_cases_follow_the_errors():
     by_kind = {case.kind: case.row for case in result.cases}
     assert by_kind["largest error"] == int(np.argmax(errors)) and by_kind["smallest error"] == int(np.argmin(errors))
     assert result.global_view.importance["feature"].iloc[0] in ("bmi", "s5")  # the diabetes data's strongest predictors
+
+
+def test_a_time_budget_becomes_samples_per_case():
+    from unboxed.auditing.time_budget import parse_duration
+
+    assert parse_duration("2m") == 120.0 and parse_duration("300") is None
+    with pytest.raises(InputError, match="90s"):
+        parse_duration("ten minutes")
+    small = audit("breast_cancer_mlp", methods=["kernel_shap"], budget="1s", cases=1, global_rows=16, sanity=False,
+                  show_progress=False)
+    large = audit("breast_cancer_mlp", methods=["kernel_shap"], budget="60s", cases=1, global_rows=16, sanity=False,
+                  show_progress=False)
+    assert isinstance(small.settings.budget, int) and small.settings.budget < large.settings.budget
+    assert any(note.startswith("budget 1s:") for note in small.notes)

@@ -306,8 +306,8 @@ def demo_command(
     watermark: Annotated[bool, typer.Option(help="add the model-diagnosis case: which methods reveal a watermark shortcut")] = True,
     audits: Annotated[bool, typer.Option(help="audit the bundled models first (breast cancer, German credit, EfficientNet)")] = True,
     gallery: Annotated[bool, typer.Option(help="then run every attribution method on the zoo models (the gallery)")] = True,
-    budget: Annotated[Optional[int], typer.Option(min=10, help="the audits' model evaluations per case (default: "
-                                                               "the audit's own per input type)")] = None,
+    budget: Annotated[Optional[str], typer.Option(help="the audits' model evaluations per case, or a time each "
+                                                       "(default: the audit's own per input type)")] = None,
     cases: Annotated[int, typer.Option(min=1, help="the audits' cases of each kind")] = 2,
 ) -> None:
     """The main job on the bundled default: audit reports (OUT/audit/<model>/report.html), then the

@@ -35,8 +35,8 @@ def audit_command(
                                                         "for the data and the model)")] = None,
     cases: Annotated[int, typer.Option(min=1, help="cases of each kind to explain (confident right, confident wrong, "
                                                    "borderline)")] = 2,
-    budget: Annotated[Optional[int], typer.Option(min=10, help="model evaluations per case for sampling methods "
-                                                               "(default: 500 tables, 200 images, 300 texts)")] = None,
+    budget: Annotated[Optional[str], typer.Option(help="model evaluations per case for sampling methods (default: "
+                                                       "500 tables, 200 images, 300 texts), or a time: 90s, 5m")] = None,
     seed: Annotated[int, typer.Option(help="seed of every random choice (same seed, same numbers)")] = 0,
     sanity: Annotated[bool, typer.Option(help="run the randomisation sanity checks")] = True,
     trust_pickle: Annotated[bool, typer.Option("--trust-pickle", help="allow loading a pickle/joblib model file "

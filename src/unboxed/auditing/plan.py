@@ -31,7 +31,8 @@ class AuditSettings:
     `methods`: local attribution methods to compare (None: the defaults for the data's layout and
     the model's access, `DEFAULT_METHODS`); `cases`: how many cases of each kind are explained
     (confident right, confident wrong, borderline); `budget`: model evaluations per case for each
-    sampling method (None: `DEFAULT_BUDGET` for the layout); `global_rows`: rows for the mean
+    sampling method (None: `DEFAULT_BUDGET` for the layout), or a time such as "90s" or "5m" that
+    `audit` turns into such a number (see `time_budget`); `global_rows`: rows for the mean
     |Shapley| view; `sanity`: run the randomisation sanity checks; `seed`: every random choice.
 
     >>> AuditSettings(cases=1).resolved_budget("image")
@@ -40,7 +41,7 @@ class AuditSettings:
 
     methods: tuple[str, ...] | None = None
     cases: int = 2
-    budget: int | None = None
+    budget: int | str | None = None
     global_rows: int = 100
     sanity: bool = True
     seed: int = 0
@@ -52,10 +53,18 @@ class AuditSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
-        if self.budget is not None and (isinstance(self.budget, bool) or not isinstance(self.budget, int) or self.budget < 10):
-            raise InputError(f"budget must be an integer of at least 10 model evaluations per case, got {self.budget!r}")
+        if isinstance(self.budget, str):
+            from .time_budget import parse_duration
+
+            if parse_duration(self.budget) is None:  # digits only: samples
+                self.budget = int(self.budget)
+        if self.budget is not None and not isinstance(self.budget, str) and (
+                isinstance(self.budget, bool) or not isinstance(self.budget, int) or self.budget < 10):
+            raise InputError(f"budget must be at least 10 model evaluations per case, or a time such as 90s; got {self.budget!r}")
 
     def resolved_budget(self, layout: str) -> int:
+        if isinstance(self.budget, str):
+            raise InputError("a time budget is turned into samples by audit(); call it through audit()")
         return self.budget if self.budget is not None else DEFAULT_BUDGET[layout]
 
     def as_dict(self) -> dict[str, Any]:

@@ -25,7 +25,7 @@ STAGES = ("model and data", "global view", "cases", "local view", "trust", "find
 
 
 def audit(model: Any, data: Any = None, *, labels: Any = None, name: str | None = None, methods=None, cases: int = 2,
-          budget: int | None = None, global_rows: int = 100, sanity: bool = True, seed: int = 0, task: str | None = None,
+          budget: int | str | None = None, global_rows: int = 100, sanity: bool = True, seed: int = 0, task: str | None = None,
           show_progress: bool = True, command: str | None = None) -> Audit:
     """Audit `model` on `data`: what it relies on, why it decided as it did on chosen cases, and
     how far each explanation can be trusted. Returns an `Audit` (`.save(folder)` writes the HTML
@@ -61,6 +61,8 @@ def audit(model: Any, data: Any = None, *, labels: Any = None, name: str | None 
     predictions = predict(subject)
     facts = overview(subject, predictions)
     method_names, notes = chosen_methods(subject, settings)
+    if isinstance(settings.budget, str):
+        notes.append(budget_from_time(settings, subject, method_names))
     done("model and data", started)
 
     started = stage("global view")
@@ -87,6 +89,20 @@ def audit(model: Any, data: Any = None, *, labels: Any = None, name: str | None 
     return Audit(subject=subject, settings=settings, facts=facts, global_view=view, cases=chosen, runs=runs, trust=trust,
                  findings=found, provenance=record, timings=timings, notes=notes,
                  predictions=predictions)
+
+
+def budget_from_time(settings: AuditSettings, subject: Subject, methods: list[str]) -> str:
+    """Replace a time budget in `settings` by samples per case; returns the sentence the report shows."""
+    from .plan import STOCHASTIC
+    from .time_budget import parse_duration, samples_for
+
+    seconds = parse_duration(settings.budget)
+    sampling = sum(1 for name in methods if name in STOCHASTIC)
+    samples = samples_for(seconds, subject, sampling, 3 * settings.cases, settings.global_rows)
+    text = settings.budget
+    settings.budget = samples
+    return (f"budget {text}: {samples} model evaluations per case for the sampling methods, sized from a timed "
+            "call of the model to use part of it; gradient methods and their checks are not scaled by it")
 
 
 def as_subject(model: Any, data: Any = None, labels: Any = None, name: str | None = None, task: str | None = None) -> Subject:
