@@ -91,7 +91,8 @@ def merged_batch_norm(model: nn.Module, sample: torch.Tensor) -> Iterator[list[_
     >>> len(pairs), bool(torch.allclose(merged, net(x), atol=1e-6)), net[0].bias is None
     (1, True, True)
     """
-    pairs = [p for p in batch_norm_pairs(model, sample) if not p.norm.training]
+    has_norms = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    pairs = [p for p in batch_norm_pairs(model, sample) if not p.norm.training] if has_norms else []  # no trace needed
     saved = [_save(pair) for pair in pairs]
     try:
         with torch.no_grad():
