@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..report import Page
-from .trust import RANDOM
+from .trust import RANDOM, SANITY_THRESHOLD
 
 if TYPE_CHECKING:
     from .result import Audit
@@ -132,7 +132,7 @@ def _trust(page: Page, audit: "Audit") -> None:
                       "important change the model's output (deletion ↓: the score falls fast; insertion ↑: it comes back "
                       "fast)? Stability: do its answers hold under tiny input noise or another random seed? Sanity: do its "
                       "maps change when the model's weights, or the explained class, are replaced by random ones (they "
-                      f"must; similarity above {0.5} fails)? '{RANDOM}' is a random map: a method must beat it.")
+                      f"must; similarity above {SANITY_THRESHOLD} fails)? '{RANDOM}' is a random map: a method must beat it.")
     shown = trust.scores.rename(columns={m: f"{m} {direction(trust.higher_is_better[m])}" for m in trust.scores.columns})
     section.table(shown.reset_index(), caption="Mean score over the cases (↑ higher is better, ↓ lower is better)")
     comparison = Comparison(trust.scores, {}, trust.higher_is_better, trust.category)
