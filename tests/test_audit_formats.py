@@ -188,3 +188,16 @@ def test_bad_input_is_one_line_and_exit_2(cancer_files, tmp_path, case, message)
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output and result.output.strip().count("\n") == 0
+
+
+def test_the_label_column_is_inferred_by_its_name(cancer_files, tmp_path):
+    folder, model, probabilities = cancer_files
+    frame = pd.read_csv(folder / "rows.csv").rename(columns={"diagnosis": "label"})
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    path = save_model(model.model, tmp_path / "cancer.onnx", example_inputs=model.inputs[:4])
+    out = tmp_path / "report"
+    result = run_audit("--model", path, "--data", tmp_path / "rows.csv", "--out", out, *QUICK)
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((out / "results.json").read_text())
+    assert recorded["facts"]["quality"]["accuracy"] == pytest.approx(float((probabilities.argmax(1) == model.labels.numpy()).mean()))
+    assert any("'label'" in note for note in recorded["notes"])

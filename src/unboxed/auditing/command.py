@@ -11,6 +11,8 @@ from typing import Annotated, Optional
 import typer
 
 DEFAULT_ZOO = "breast_cancer_mlp"
+LABEL_NAMES = {"target", "label", "labels", "class", "y", "outcome"}
+TABLE_SUFFIXES = {".csv", ".tsv", ".parquet", ".pq"}
 # `make demo`'s audits: a medical table, a credit table (categorical), ImageNet photos.
 DEMO_AUDITS = ("breast_cancer_mlp", "german_credit_mlp", "efficientnet_lite0")
 
@@ -96,10 +98,33 @@ def _subject(zoo, model, weights, data, target, features, categorical, preset, t
     from ..loading import load_data, load_model
 
     loaded = load_model(model, weights=weights, trust_pickle=trust_pickle)
-    options = {"target": target, "features": split_names(features), "categorical": split_names(categorical),
-               "preset": preset, "transform": transform, "labels": labels}
+    inferred = target is None and features is None and infer_target_column(data)
+    options = {"target": target or inferred or None, "features": split_names(features),
+               "categorical": split_names(categorical), "preset": preset, "transform": transform, "labels": labels}
     dataset = load_data(data, **{k: v for k, v in options.items() if v is not None})
-    return as_subject(loaded, dataset, name=Path(str(model).split(":")[0]).stem or str(model), task=task)
+    subject = as_subject(loaded, dataset, name=Path(str(model).split(":")[0]).stem or str(model), task=task)
+    if inferred:
+        subject.notes.append(f"the label column was taken to be {inferred!r} (by its name); give --target to choose another")
+    return subject
+
+
+def infer_target_column(path: Path) -> str | None:
+    """The label column of a table file when one has a usual label name (target, label, class, y, ...),
+    so `--target` can be left out; None for other files or names.
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "rows.csv")
+    >>> _ = open(path, "w").write("a,b,Label\\n1,2,0\\n")
+    >>> infer_target_column(Path(path)), infer_target_column(Path("photos"))
+    ('Label', None)
+    """
+    from ..loading.tables import read_frame
+
+    if Path(path).suffix.lower() not in TABLE_SUFFIXES or not Path(path).is_file():
+        return None
+    columns = list(read_frame(Path(path)).columns)
+    found = [c for c in columns if str(c).strip().lower() in LABEL_NAMES]
+    return str(found[0]) if len(found) == 1 else None
 
 
 def demo_audits(out: Path, progress: bool = True, budget: int | None = None, cases: int = 2,
