@@ -203,3 +203,14 @@ def test_a_time_budget_becomes_samples_per_case():
                   show_progress=False)
     assert isinstance(small.settings.budget, int) and small.settings.budget < large.settings.budget
     assert any(note.startswith("budget 1s:") for note in small.notes)
+
+
+def test_case_values_show_category_names():
+    from unboxed.auditing.report import case_values
+
+    result = audit("german_credit_mlp", methods=["feature_ablation"], cases=1, budget=16, global_rows=8, sanity=False,
+                   show_progress=False)
+    table = case_values(result)
+    assert len(table.columns) == len(result.cases)
+    assert set(table.loc["housing"]) <= {"rent", "own", "for free"}
+    assert table.loc["duration months"].str.fullmatch(r"\d+").all()

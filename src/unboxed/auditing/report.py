@@ -103,6 +103,8 @@ def _local(page: Page, audit: "Audit") -> None:
     cases = pd.DataFrame([{"row": c.row, "why chosen": c.kind, "predicted": _name(audit, c.predicted),
                            "confidence": c.confidence, "truth": _name(audit, c.label)} for c in audit.cases])
     section.table(cases, caption="The cases")
+    if subject.layout == "tabular":
+        section.details("The cases' input values").table(case_values(audit))
     results = {run.name: run.result for run in audit.runs if run.ok}
     if results:
         rows = [case.row for case in audit.cases]
@@ -163,6 +165,25 @@ def _provenance(page: Page, audit: "Audit") -> None:
     section.subsection("Settings").facts({k: str(v) for k, v in record["settings"].items()}).table(settings)
     timings = pd.DataFrame({"stage": list(audit.timings), "seconds": list(audit.timings.values())})
     section.subsection("Time per stage").table(timings)
+
+
+def case_values(audit: "Audit") -> pd.DataFrame:
+    """One row per input column, one column per case: the values as the data gave them (category
+    codes shown as their names)."""
+    subject = audit.subject
+    names = subject.feature_names or [f"x{i}" for i in range(subject.inputs.shape[1])]
+    categories = subject.data.categories or {}
+    columns = {}
+    for case in audit.cases:
+        row = subject.inputs[case.row].detach().cpu().numpy()
+        columns[f"row {case.row}"] = [_shown(row[i], categories.get(name)) for i, name in enumerate(names)]
+    return pd.DataFrame(columns, index=pd.Index(names, name="input"))
+
+
+def _shown(value: float, categories: list[str] | None) -> str:
+    if categories is not None and 0 <= round(float(value)) < len(categories):
+        return str(categories[int(round(float(value)))])
+    return f"{float(value):.4g}"
 
 
 def _name(audit: "Audit", value) -> str:
