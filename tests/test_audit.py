@@ -214,3 +214,14 @@ def test_case_values_show_category_names():
     assert len(table.columns) == len(result.cases)
     assert set(table.loc["housing"]) <= {"rent", "own", "for free"}
     assert table.loc["duration months"].str.fullmatch(r"\d+").all()
+
+
+def test_a_text_model_gets_every_check():
+    """Texts go through every metric as texts: faithfulness (comprehensiveness, sufficiency), seed
+    stability and the random-logit check, all scored per word."""
+    result = audit("rotten_tomatoes_logreg", cases=1, budget=32, global_rows=8, show_progress=False)
+    assert result.methods == ["kernel_shap", "lime", "feature_ablation"]
+    assert {"comprehensiveness", "sufficiency", "seed_stability", "random_logit"} <= set(result.trust.scores.columns)
+    assert set(result.trust.sanity["method"]) == set(result.methods)
+    # a 2-class linear model: the other class's word values mirror the predicted class's
+    assert (result.trust.sanity["similarity"] < -0.9).all()

@@ -39,6 +39,7 @@ from ..targets import Target
 from ..validation import check_choice, check_positive_int
 from .base import Metric, MetricResult, attribution_tensor, register_metric, resolved_indices
 from .similarity import MEASURES, compare_maps
+from .texts import TextInputs, output_width, per_input_values
 
 INITS = ("default", "normal")
 
@@ -292,7 +293,7 @@ class IndependentLayerRandomisation(ModelParameterRandomisation):
 
 
 @register_metric
-class RandomLogit(_Randomisation):
+class RandomLogit(TextInputs, _Randomisation):
     """Random-logit test (Sixt et al. 2020): explain a random other class (uniform over the classes
     other than the target, drawn with `seed`) and compare with the target's map. A method whose
     maps do not depend on the class scores high; lower is better. Targets must be class indices.
@@ -311,12 +312,12 @@ class RandomLogit(_Randomisation):
         self.check_settings()
         if target.index is None:
             raise InputError("random_logit needs class indices as targets, not a callable")
-        n_classes = int(np.prod(model.output_shape(inputs)))
+        n_classes = output_width(model, inputs)
         if n_classes < 2:
             raise InputError("random_logit needs a model with at least 2 classes")
         shift = torch.randint(1, n_classes, (len(inputs),), generator=torch_generator(self.seed))
         others = (target.index + shift) % n_classes
-        values = attribution_tensor(method.explain(inputs, target=others), inputs)
+        values = per_input_values(method.explain(inputs, target=others), inputs)
         similarities = self.compare(attributions, values)
         details = {"random_class": others.tolist(), **{measure: v.tolist() for measure, v in similarities.items()}}
         return similarities[self.similarity], {"details": details}

@@ -17,17 +17,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import numpy as np
 import torch
 
 from ..errors import InputError
 from ..explainer import Explainer
 from ..model import ModelAdapter
 from ..random import torch_generator
-from ..targets import Target, resolve_target
+from ..targets import Target
 from ..validation import check_positive_float, check_positive_int
 from .base import Metric, attribution_tensor, register_metric, resolved_indices
-from .removal import is_text
+from .texts import TextInputs, per_input_values
 from .similarity import top_k_masks
 
 
@@ -155,7 +154,7 @@ class LocalLipschitzEstimate(_NoiseMetric):
 
 
 @register_metric
-class SeedStability(Metric):
+class SeedStability(TextInputs, Metric):
     """Seed stability of a stochastic method: its top-k features agree across `n_seeds` runs with
     seeds `seed, seed + 1, ...`? Score per example: the mean over pairs of runs of the fraction of
     top-k features (of |a| with `absolute`) they share. 1 = the same top-k every time; higher is better.
@@ -179,14 +178,6 @@ class SeedStability(Metric):
     def __init__(self, n_seeds: int = 5, k: int | float = 0.1, absolute: bool = True, seed: int = 0):
         self.n_seeds, self.k, self.absolute, self.seed = n_seeds, k, absolute, seed
 
-    # texts have no tensor form: they go to the method as they are, and their values stay per word
-    def check_inputs(self, model: ModelAdapter, inputs: Any) -> Any:
-        return list(inputs) if is_text(inputs) else model.check_inputs(inputs)
-
-    def resolve_target(self, model: ModelAdapter, inputs: Any, target: Any) -> Target:
-        if isinstance(inputs, torch.Tensor):
-            return model.resolve_target(inputs, target)
-        return resolve_target(target, model.outputs(np.asarray(inputs, dtype=str)))
 
     def score(self, model: ModelAdapter, inputs: torch.Tensor, target: Target, attributions: torch.Tensor | None,
               method: Explainer | None, **context) -> tuple[torch.Tensor, dict[str, Any]]:
@@ -199,9 +190,7 @@ class SeedStability(Metric):
         for seed in range(self.seed, self.seed + self.n_seeds):
             run = copy.copy(method)  # a shallow copy: the same model and settings, another seed
             run.seed = seed
-            explanation = run.explain(inputs, target=resolved_indices(target))
-            values = (attribution_tensor(explanation, inputs) if isinstance(inputs, torch.Tensor)
-                      else torch.as_tensor(np.asarray(explanation.values, dtype=np.float64)))
+            values = per_input_values(run.explain(inputs, target=resolved_indices(target)), inputs)
             masks.append(top_k_masks((values.abs() if self.absolute else values).reshape(len(inputs), -1), self.k))
         stacked = torch.stack(masks).double()  # (seeds, n, d)
         shared = torch.einsum("snd,tnd->nst", stacked, stacked) / stacked[0].sum(1)[:, None, None]
