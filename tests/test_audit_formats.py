@@ -201,3 +201,29 @@ def test_the_label_column_is_inferred_by_its_name(cancer_files, tmp_path):
     recorded = json.loads((out / "results.json").read_text())
     assert recorded["facts"]["quality"]["accuracy"] == pytest.approx(float((probabilities.argmax(1) == model.labels.numpy()).mean()))
     assert any("'label'" in note for note in recorded["notes"])
+
+
+def test_a_pipeline_trained_on_category_names_is_audited_through_them(tmp_path):
+    """A scikit-learn pipeline that one-hot encodes string columns: the table's category codes are given
+    back to it as names, so it audits (and its predictions are the pipeline's own on the CSV)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    credit = zoo.load("german_credit_mlp")
+    names = credit.feature_names
+    categories = credit.facts["categories"]
+    frame = pd.DataFrame(credit.inputs.numpy(), columns=names)
+    for column, values in categories.items():
+        frame[column] = [values[int(code)] for code in frame[column]]
+    labels = credit.labels.numpy()
+    encoder = ColumnTransformer([("names", OneHotEncoder(handle_unknown="ignore"), list(categories))], remainder=StandardScaler())
+    pipeline = make_pipeline(encoder, LogisticRegression(max_iter=2000)).fit(frame, labels)
+    path = save_model(pipeline, tmp_path / "credit.skops")
+    frame.assign(good_or_bad=labels).to_csv(tmp_path / "credit.csv", index=False)
+    out = tmp_path / "report"
+    result = run_audit("--model", path, "--data", tmp_path / "credit.csv", "--target", "good_or_bad", "--out", out, *QUICK)
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(audited_probabilities(out), pipeline.predict_proba(frame), atol=1e-9)
+    assert "by name" in (out / "report.html").read_text()

@@ -11,6 +11,7 @@ from ..dataset import Dataset
 from ..errors import InputError
 from .cases import choose_cases
 from .findings import findings
+from .named_categories import with_named_categories
 from .global_view import global_view, sample_rows
 from .local_view import explain_cases
 from .overview import overview
@@ -126,7 +127,10 @@ def as_subject(model: Any, data: Any = None, labels: Any = None, name: str | Non
     if data is None:
         raise InputError("give the data to audit the model on (a Dataset from unboxed.loading.load_data, or inputs with labels=)")
     dataset = data if isinstance(data, Dataset) else _dataset(data, labels)
-    return Subject.create(name or dataset_name(model), model, dataset, task=task, source=source, notes=notes)
+    name = name or dataset_name(model)
+    model, named = with_named_categories(model, dataset)
+    notes += [named] if named else []
+    return Subject.create(name, model, dataset, task=task, source=source, notes=notes)
 
 
 def _dataset(inputs: Any, labels: Any) -> Dataset:
