@@ -455,7 +455,7 @@ def _draw_grid(zoo_model, inputs, results: dict[str, Explanation], entries: list
     if not local:
         return None
     images = zoo_model.display(inputs) if zoo_model.display is not None else None
-    times = {e.method: _duration(e.seconds) for e in entries if e.status == "ok"}
+    times = {e.method: format_duration(e.seconds) for e in entries if e.status == "ok"}
     large = images is not None and max(np.shape(images)[1:3]) > 64
     figure = plot_grid(local, images=images, row_labels=labels, column_labels=times,
                        title=f"{zoo_model.name}: attributions for the predicted class", cell_size=2.4 if large else 2.0)
@@ -515,7 +515,12 @@ def _model_facts(zoo_model) -> dict[str, str]:
     return facts
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """Milliseconds below a second, else seconds with one decimal.
+
+    >>> format_duration(0.0123), format_duration(4.56)
+    ('12 ms', '4.6 s')
+    """
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
@@ -606,7 +611,7 @@ def _table(entries: list[Entry], out_dir: Path) -> str:
         link = html.escape(e.path.relative_to(out_dir).as_posix())
         rows.append(
             f"<tr><td><b>{name}</b>{reference}</td><td>{tags}{summary}</td><td><code>{html.escape(settings)}</code></td>"
-            f"<td class='num'>{_duration(e.seconds)}</td><td class='num'>{gap}</td>"
+            f"<td class='num'>{format_duration(e.seconds)}</td><td class='num'>{gap}</td>"
             f"<td><a href='{link}'>{html.escape(Path(link).name)}</a></td></tr>"
         )
     rows.append("</table>")

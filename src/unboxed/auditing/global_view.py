@@ -107,14 +107,3 @@ def _mean_abs_shapley(subject: Subject, settings: AuditSettings, rows: np.ndarra
     if masker is not None:
         options["masker"] = masker
     return get_method("kernel_shap")(subject.model, **options).explain(inputs)
-
-
-def sample_rows(n: int, count: int, seed: int) -> np.ndarray:
-    """`count` distinct rows out of `n`, drawn with `seed` (all rows, in order, when count >= n).
-
-    >>> sample_rows(5, 10, 0).tolist(), len(set(sample_rows(100, 10, 0)))
-    ([0, 1, 2, 3, 4], 10)
-    """
-    if count >= n:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size=count, replace=False))

@@ -114,6 +114,7 @@ class Audit:
 
     def summary(self) -> str:
         """A plain-text table for the terminal: each method's trust scores, sanity verdict and time."""
+        from ..gallery import format_duration
         from .report import direction
 
         table = self.trust.scores
@@ -125,7 +126,7 @@ class Audit:
             cells = [f"{v:.3g}" if np.isfinite(v) else "-" for v in table.loc[method]]
             verdict = "FAILS" if method in failed else ("passes" if method in checked else "-")
             seconds = next((r.seconds for r in self.runs if r.name == method), None)
-            rows.append([method] + cells + [verdict, "-" if seconds is None else _duration(seconds)])
+            rows.append([method] + cells + [verdict, "-" if seconds is None else format_duration(seconds)])
         widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
         lines = ["  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip() for line in [header, *rows]]
         lines.append("↑ higher is better, ↓ lower is better; stages: "
@@ -139,10 +140,6 @@ class Audit:
         warnings = sum(f.kind == "warning" for f in self.findings)
         return (f"Audit({self.subject.name!r}: {len(self.cases)} cases x {len(self.methods)} methods, "
                 f"{warnings} warning{'s' if warnings != 1 else ''})")
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
 def _plain(value: Any) -> Any:

@@ -12,14 +12,14 @@ from ..errors import InputError
 from .cases import choose_cases
 from .findings import findings
 from .named_categories import with_named_categories
-from .global_view import global_view, sample_rows
+from .global_view import global_view
 from .local_view import explain_cases
 from .overview import overview
 from .plan import AuditSettings, chosen_methods
 from .predictions import predict
 from .provenance import provenance
 from .result import Audit
-from .subject import Subject
+from .subject import Subject, sample_rows
 from .trust import assess
 
 STAGES = ("model and data", "global view", "cases", "local view", "trust", "findings")

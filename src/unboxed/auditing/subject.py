@@ -181,9 +181,18 @@ def background_rows(data: Dataset, count: int = BACKGROUND_ROWS, seed: int = 0) 
     >>> background_rows(Dataset(torch.arange(10.0)[:, None], "tabular"), count=3).shape
     torch.Size([3, 1])
     """
-    n = len(data)
-    rows = np.sort(np.random.default_rng(seed).choice(n, size=min(count, n), replace=False))
-    return data.inputs[torch.as_tensor(rows)]
+    return data.inputs[torch.as_tensor(sample_rows(len(data), count, seed))]
+
+
+def sample_rows(n: int, count: int, seed: int) -> np.ndarray:
+    """`count` distinct rows out of `n`, drawn with `seed` (all rows, in order, when count >= n).
+
+    >>> sample_rows(5, 10, 0).tolist(), len(set(sample_rows(100, 10, 0)))
+    ([0, 1, 2, 3, 4], 10)
+    """
+    if count >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=count, replace=False))
 
 
 def last_conv_layer(model: nn.Module) -> str | None:

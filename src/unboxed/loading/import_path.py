@@ -211,6 +211,7 @@ def _read_torch_pickle(path: Path) -> dict:
     import torch
 
     try:
+        # reached only after require_trust (--trust-pickle): the restricted unpickler already refused this file
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # unpickling raises whatever the file's objects raise
         raise InputError(f"unpickling {path.name} failed: {type(error).__name__}: {error}") from None

@@ -204,7 +204,7 @@ def _load_torch_pickle(path: Path, source: str, trust_pickle: bool) -> LoadedMod
     )
     data = path.read_bytes()
     try:
-        found = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+        found = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)  # after require_trust above
     except RuntimeError as error:
         if "magic number" not in str(error):
             raise InputError(f"unpickling {path.name} failed: {first_line(error)}") from None
