@@ -42,6 +42,12 @@ class Target:
             return self
         return Target(index=self.index.repeat(times))
 
+    def repeat_each(self, times: int) -> "Target":
+        """Target for inputs where each sample is repeated `times` times in a row (sample 0 x times, then 1, ...)."""
+        if self.index is None or times == 1:
+            return self
+        return Target(index=self.index.repeat_interleave(times))
+
     def as_list(self) -> list | str:
         """A JSON-friendly description, for provenance."""
         if self.index is None:

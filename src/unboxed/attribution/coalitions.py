@@ -55,23 +55,25 @@ class CoalitionGame:
             raise InputError(f"coalitions must be (m, {self.width}) with one row index each; got {tuple(keep.shape)}")
         device = self.features.segments.device if self.features.segments is not None else torch.device("cpu")
         rows, keep = rows.to(device), keep.to(device)
-        out = torch.empty(len(rows), dtype=torch.float64)
-        step = self.coalitions_per_call
-        starts = range(0, len(rows), step)
         with self.model.preserved():  # one snapshot of the model for all the calls below
-            self._evaluate(rows, keep, out, step, starts)
-        return out
+            return self._evaluate(rows, keep)
 
-    def _evaluate(self, rows, keep, out, step, starts) -> None:
+    def _evaluate(self, rows: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        # Per chunk only the masking and the model call: a chunk of a small model takes well under a
+        # millisecond, so every other tensor op per chunk would show in the time.
+        n_background, step = self.masker.n_background, self.coalitions_per_call
+        starts = range(0, len(rows), step)
+        targets = self.target.take(rows.cpu())  # one per coalition; each stands for n_background inputs
+        values = []
         for start in tqdm(starts, desc=self.label, unit="batch", disable=not self.show_progress or len(starts) < 2):
-            part_rows, part_keep = rows[start : start + step], keep[start : start + step]
-            batch = self.masker.mask(self.inputs, self.features, part_rows, part_keep)
-            per_input = part_rows.repeat_interleave(self.masker.n_background).cpu()
-            scores = self.model.evaluate(batch, self.target.take(per_input))
-            self.model_inputs += len(per_input)
-            value = scores.detach().to("cpu", torch.float64).view(len(part_rows), -1).mean(1)
-            self._check_finite(value, part_rows, part_keep)
-            out[start : start + len(part_rows)] = value
+            part = slice(start, start + step)
+            batch = self.masker.mask(self.inputs, self.features, rows[part], keep[part])
+            scores = self.model.evaluate(batch, targets.take(part).repeat_each(n_background))
+            values.append(scores.detach().to("cpu", torch.float64).view(-1, n_background).mean(1))
+        self.model_inputs += len(rows) * n_background
+        value = torch.cat(values)
+        self._check_finite(value, rows, keep)
+        return value
 
     def full(self) -> torch.Tensor:
         """v_i(all features) for every row."""

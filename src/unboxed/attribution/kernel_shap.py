@@ -94,11 +94,11 @@ def _draw_distinct(n: int, mass: dict[int, float], wanted: int, paired: bool,
     probabilities = torch.tensor(list(mass.values()), dtype=torch.float64)
     stream = 8 * wanted + 256
     size = sizes[torch.multinomial(probabilities, stream, replacement=True, generator=generator)]
-    ranks = torch.rand(stream, n, generator=generator).argsort(1).argsort(1)
-    coalitions = ranks < size[:, None]
+    order = torch.rand(stream, n, generator=generator).argsort(1)  # a uniform permutation per draw
+    coalitions = torch.zeros(stream, n, dtype=torch.bool).scatter_(1, order, torch.arange(n) < size[:, None])
     if paired:  # S and its complement are one draw: name it by the member that leaves feature 0 out
         coalitions = torch.where(coalitions[:, :1], ~coalitions, coalitions)
-    distinct, which = torch.unique(coalitions.to(torch.uint8), dim=0, return_inverse=True)
+    distinct, which = _unique_rows(coalitions)
     first = torch.full((len(distinct),), stream, dtype=torch.long).scatter_reduce(0, which, torch.arange(stream), "amin")
     order = first.argsort()
     kept = min(wanted, len(distinct))
@@ -106,7 +106,18 @@ def _draw_distinct(n: int, mass: dict[int, float], wanted: int, paired: bool,
     position = torch.empty_like(order)
     position[order] = torch.arange(len(order))
     counts = torch.bincount(position[which[:cut]], minlength=kept).to(torch.float64)
-    return distinct[order[:kept]].bool(), counts
+    return distinct[order[:kept]], counts
+
+
+def _unique_rows(coalitions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distinct boolean rows (sorted) and each row's index among them; rows of up to 62 features
+    are compared as one integer each (a 1-D unique is ~10x faster than unique over rows)."""
+    n = coalitions.shape[1]
+    if n > 62:
+        distinct, which = torch.unique(coalitions.to(torch.uint8), dim=0, return_inverse=True)
+        return distinct.bool(), which
+    keys, which = torch.unique(coalitions.to(torch.long) @ (2 ** torch.arange(n)), return_inverse=True)
+    return (keys[:, None] >> torch.arange(n)) & 1 == 1, which
 
 
 def draw_stderr(design: KernelDesign, values: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:

@@ -131,7 +131,9 @@ class TabularMasker(Masker):
         return int(column)
 
     def mask(self, inputs: torch.Tensor, features: Features, rows: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        keep_columns = keep.gather(1, features.segments[rows]).to(inputs.dtype)  # (m, columns), 0 or 1
+        # (m, columns), 0 or 1; without groups feature j is column j
+        columns = keep if self.groups is None else keep.gather(1, features.segments[rows])
+        keep_columns = columns.to(inputs.dtype)
         background = self.background.to(inputs)
         # lerp is exact at weights 0 and 1 (it returns start or end), and faster than a broadcast where
         masked = torch.lerp(background[None], inputs[rows][:, None, :], keep_columns[:, None, :])
