@@ -12,10 +12,13 @@ in the same run; "-" where a metric makes no model call. Usage:
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import statistics
+import sys
 import time
 import warnings
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -25,6 +28,9 @@ import unboxed
 from unboxed import adapt, zoo
 from unboxed.evaluate import ROAD, FaithfulnessCorrelation, PixelFlipping, Sparseness, get_metric
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from zennit_without_torchvision import stub_zennit_torchvision  # noqa: E402  (Quantus imports zennit)
+
 N_IMAGES = 64
 RUNS, SUBSET = 100, 224  # faithfulness correlation: Quantus' defaults
 FLIP_STEP = 16  # pixel flipping: pixels per step (64 steps over 32 x 32)
@@ -33,31 +39,47 @@ ROAD_PERCENTAGES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def seconds(function: Callable) -> float:
+    """Wall time of one call. The garbage of the candidate before is collected first: Quantus' model
+    copies left uncollected made the next candidate's run up to 3x slower (the collector ran in it)."""
+    gc.collect()
     start = time.perf_counter()
     function()
     return time.perf_counter() - start
 
 
-def floor_runs(model, inputs: torch.Tensor, total: int, with_grad: bool, batch_sizes) -> dict[int, Callable]:
+def floor_runs(models, inputs: torch.Tensor, total: int, with_grad: bool, batch_sizes) -> dict[int, Callable]:
     """Bare runs of `total` model evaluations (forward, or forward+backward) over copies of
-    `inputs`, one per batch size."""
+    `inputs`, one per batch size, shared equally by `models` (one model, or the randomised copies
+    a randomisation check explains: their passes cost up to 12% more than the trained model's)."""
+    models = models if isinstance(models, list) else [models]
     runs = {}
     for batch in sorted(set(batch_sizes)):
         chunk = inputs.repeat(-(-batch // len(inputs)), 1, 1, 1)[:batch]
-        calls, last = divmod(total, batch)
+        calls, last = divmod(total // len(models), batch)
         sizes = [batch] * calls + ([last] if last else [])
 
         def run(chunk=chunk, sizes=sizes):
-            for size in sizes:
-                if with_grad:
-                    x = chunk[:size].clone().requires_grad_()
-                    torch.autograd.grad(model(x)[:, 0].sum(), x)
-                else:
-                    with torch.no_grad():
-                        model(chunk[:size])
+            for model in models:
+                for size in sizes:
+                    if with_grad:
+                        x = chunk[:size].clone().requires_grad_()
+                        torch.autograd.grad(model(x)[:, 0].sum(), x)
+                    else:
+                        with torch.no_grad():
+                            model(chunk[:size])
 
         runs[batch] = run
     return runs
+
+
+def cascade(model, layers: list[str]) -> list:
+    """The models a cascading randomisation explains: the top layer randomised, then the next too, ..."""
+    from unboxed.evaluate.randomisation import layer_generator, model_copy, randomise_layer
+    models, current = [], model_copy(model)
+    for name in layers:
+        randomise_layer(current.get_submodule(name), layer_generator(0, name))
+        models.append(model_copy(current))
+    return models
 
 
 def rounds(ours: Callable, theirs: Callable, floors: dict[int, Callable], repeats: int) -> dict:
@@ -93,6 +115,7 @@ def main() -> None:
                              "model call wait for descheduled threads, and times swing 5x)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    stub_zennit_torchvision()
     import quantus
 
     loaded = zoo.load("digits_cnn")
@@ -146,11 +169,11 @@ def main() -> None:
         print(f"(max_sensitivity skipped: {error})")
     try:
         randomisation = get_metric("model_parameter_randomisation")()
-        layers = len(randomisation.layer_order(ours_model, inputs))
+        layers = randomisation.layer_order(ours_model, inputs)
         rows.append(("model_parameter_randomisation",
                      lambda: randomisation.evaluate(ours_model, inputs, target, saliency, method="saliency"),
                      lambda: quantus_call(quantus.MPRT(**quiet), model, x, y, a, **explain),
-                     (n * layers, True)))
+                     (n * len(layers), True, cascade(model, layers))))
     except Exception as error:  # noqa: BLE001  hook: randomisation metrics not available
         print(f"(model_parameter_randomisation skipped: {error})")
 
@@ -161,12 +184,13 @@ def main() -> None:
         if args.metrics and not any(name.startswith(m) for m in args.metrics):
             continue
         ours(), theirs()  # warm-up: allocator, kernels, lazy imports
-        floors = floor_runs(model, inputs, *needs, batch_sizes) if needs else {}
+        floors = floor_runs(needs[2] if len(needs) > 2 else model, inputs, needs[0], needs[1], batch_sizes) if needs else {}
         result = rounds(ours, theirs, floors, args.repeats)
         floor_text, ratio_text, work = "-", "-", "no model call"
         if needs:
             floor_text, ratio_text = f"{result['floor']:8.3f}s", f"{result['ours/floor']:9.2f}x"
             work = f"{needs[0]} {'forward+backward' if needs[1] else 'forward'} passes, best at {result['batch']} per call"
+            work += " (through the randomised copies)" if len(needs) > 2 else ""
         print(f"{name:30s} {result['ours']:8.3f}s {result['quantus']:8.3f}s {floor_text:>9s} {result['ours/quantus']:11.3f}x "
               f"{ratio_text:>10s}  {work}", flush=True)
     print("road: the floor counts its model calls only, not the sparse solve of the imputation, which dominates")

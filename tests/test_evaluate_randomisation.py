@@ -85,7 +85,7 @@ def test_the_users_model_is_bit_identical_after_every_randomisation(digits):
 @pytest.fixture(scope="module")
 def cascading(digits):
     images = digits.inputs[:12]
-    metric = ModelParameterRandomisation()
+    metric = ModelParameterRandomisation(all_measures=True)
     return {method: metric.evaluate(digits.model, images, method=method) for method in ("saliency", "grad_cam", "guided_backprop")}
 
 
@@ -94,6 +94,17 @@ def test_cascading_randomisation_goes_from_the_output_layer_down(cascading):
         assert result.details["layers"] == ["fc", "conv3", "conv2", "conv1"]
         assert result.curves.shape == (12, 4)
         np.testing.assert_allclose(result.scores, result.curves.mean(1))
+
+
+def test_only_the_chosen_similarity_is_computed_unless_all_are_asked_for(digits):
+    images = digits.inputs[:4]
+    chosen = ModelParameterRandomisation(similarity="ssim").evaluate(digits.model, images, method="saliency")
+    every = ModelParameterRandomisation(similarity="ssim", all_measures=True).evaluate(digits.model, images, method="saliency")
+    assert "ssim" in chosen.details and not {"spearman", "top_k"} & set(chosen.details)
+    assert {"spearman", "ssim", "top_k"} <= set(every.details)
+    np.testing.assert_array_equal(chosen.curves, every.curves)
+    with pytest.raises(InputError, match="all_measures=True"):
+        plot_randomisation({"saliency": chosen}, measure="top_k")
 
 
 def test_adebayo_sanity_check_on_the_digits_cnn(cascading):

@@ -21,10 +21,10 @@ __all__ += ["Comprehensiveness", "Deletion", "EffectiveComplexity", "ElementMask
 from .randomisation import (DataRandomisation, IndependentLayerRandomisation, ModelParameterRandomisation, RandomLogit,
                             plot_randomisation, plot_randomisation_maps)
 from .robustness import AverageSensitivity, LocalLipschitzEstimate, MaxSensitivity, SeedStability
-from .similarity import compare_maps, spearman, ssim, top_k_overlap
+from .similarity import MapComparison, compare_maps, spearman, ssim, top_k_overlap
 
 __all__ += ["AverageSensitivity", "DataRandomisation", "IndependentLayerRandomisation", "LocalLipschitzEstimate",
-            "MaxSensitivity", "ModelParameterRandomisation", "RandomLogit", "SeedStability", "compare_maps",
+            "MapComparison", "MaxSensitivity", "ModelParameterRandomisation", "RandomLogit", "SeedStability", "compare_maps",
             "plot_randomisation", "plot_randomisation_maps", "spearman", "ssim", "top_k_overlap"]
 
 # Comparing methods on metrics (table + rank picture), and the watermark diagnosis case.

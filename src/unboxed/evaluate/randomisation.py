@@ -38,7 +38,7 @@ from ..random import torch_generator
 from ..targets import Target
 from ..validation import check_choice, check_positive_int
 from .base import Metric, MetricResult, attribution_tensor, register_metric, resolved_indices
-from .similarity import MEASURES, compare_maps
+from .similarity import MEASURES, MapComparison
 from .texts import TextInputs, output_width, per_input_values
 
 INITS = ("default", "normal")
@@ -136,7 +136,8 @@ def rebind(method: Explainer, module: nn.Module) -> Explainer:
     """
     old = _torch_model(method.model, method.info.name)
     adapter = copy.copy(old)
-    adapter.module, adapter._probe_cache = module, {}
+    # same architecture, so the same activation sizes and output shape: no probe pass again
+    adapter.module, adapter._probe_cache = module, dict(old._probe_cache)
     memo: dict[int, Any] = {id(old): adapter, id(old.module): module}
     new_modules, new_params = dict(module.named_modules()), dict(module.named_parameters())
     for name, sub in old.module.named_modules():
@@ -194,18 +195,27 @@ class _Randomisation(Metric):
     higher_is_better = False
     needs_method = True
 
-    def __init__(self, similarity: str = "spearman", absolute: bool = True, k: int | float = 0.1, seed: int = 0):
+    def __init__(self, similarity: str = "spearman", absolute: bool = True, k: int | float = 0.1, seed: int = 0,
+                 all_measures: bool = False):
         self.similarity, self.absolute, self.k, self.seed = similarity, absolute, k, seed
+        self.all_measures = all_measures
 
     def check_settings(self) -> None:
         check_choice(self.similarity, "similarity", MEASURES)
-        if not isinstance(self.absolute, bool):
-            raise InputError(f"absolute must be True or False, got {self.absolute!r}")
+        for flag in ("absolute", "all_measures"):
+            if not isinstance(getattr(self, flag), bool):
+                raise InputError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
             raise InputError(f"seed must be an integer, got {self.seed!r}")
 
-    def compare(self, original: torch.Tensor, other: torch.Tensor) -> dict[str, torch.Tensor]:
-        return compare_maps(as_maps(original, self.absolute), as_maps(other, self.absolute), self.k)
+    def comparison(self, original: torch.Tensor) -> MapComparison:
+        """The original maps, ready to be compared with any number of re-explanations."""
+        return MapComparison(as_maps(original, self.absolute), self.k)
+
+    def compare(self, original: MapComparison, other: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The chosen similarity of `other` to the original maps, or all three with `all_measures`."""
+        measures = MEASURES if self.all_measures else (self.similarity,)
+        return original.compare(as_maps(other, self.absolute), measures)
 
 
 @register_metric
@@ -222,7 +232,8 @@ class ModelParameterRandomisation(_Randomisation):
     `similarity`: "spearman" (default), "ssim" or "top_k" (overlap of the `k` largest) gives the
     scores; `absolute`: compare |a| (as the paper). The result's `curves` (n, layers) hold the
     chosen similarity after every step, `scores` their mean over the steps, and `details` the
-    layer names and all three similarities. The user's model is never changed: a deep copy is.
+    layer names and the chosen similarity's values (all three with `all_measures=True`; each costs
+    about a fifth of a small model's re-explanation). The user's model is never changed: a deep copy is.
 
     >>> from torch import nn
     >>> net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
@@ -235,8 +246,9 @@ class ModelParameterRandomisation(_Randomisation):
     cascade = True
 
     def __init__(self, layers: Sequence[str] | None = None, init: str = "default", similarity: str = "spearman",
-                 absolute: bool = True, k: int | float = 0.1, seed: int = 0, checkpoints: int | None = None):
-        super().__init__(similarity, absolute, k, seed)
+                 absolute: bool = True, k: int | float = 0.1, seed: int = 0, checkpoints: int | None = None,
+                 all_measures: bool = False):
+        super().__init__(similarity, absolute, k, seed, all_measures)
         self.layers, self.init = layers, init
         self.checkpoints = None if checkpoints is None else check_positive_int(checkpoints, "checkpoints")
 
@@ -249,13 +261,13 @@ class ModelParameterRandomisation(_Randomisation):
         check_choice(self.init, "init", INITS)
         layers = self.layer_order(method.model, inputs)
         explain_at = checkpoint_steps(len(layers), self.checkpoints) if self.cascade else None
-        steps = {measure: [] for measure in MEASURES}
-        explained = []
+        steps: dict[str, list[torch.Tensor]] = {}
+        explained, original = [], self.comparison(attributions)
         for name, values in randomised_explanations(method, inputs, target, layers, self.cascade, self.init, self.seed,
                                                     explain_at):
             explained.append(name)
-            for measure, similarity in self.compare(attributions, values).items():
-                steps[measure].append(similarity)
+            for measure, similarity in self.compare(original, values).items():
+                steps.setdefault(measure, []).append(similarity)
         curves = {measure: torch.stack(values, dim=1) for measure, values in steps.items()}  # (n, steps explained)
         chosen = curves[self.similarity]
         details = {"layers": explained, "similarity": self.similarity, "cascade": self.cascade,
@@ -318,7 +330,7 @@ class RandomLogit(TextInputs, _Randomisation):
         shift = torch.randint(1, n_classes, (len(inputs),), generator=torch_generator(self.seed))
         others = (target.index + shift) % n_classes
         values = per_input_values(method.explain(inputs, target=others), inputs)
-        similarities = self.compare(attributions, values)
+        similarities = self.compare(self.comparison(attributions), values)
         details = {"random_class": others.tolist(), **{measure: v.tolist() for measure, v in similarities.items()}}
         return similarities[self.similarity], {"details": details}
 
@@ -347,7 +359,7 @@ class DataRandomisation(_Randomisation):
                              f"(a torch nn.Module); got {type(random_model).__name__}")
         explainer = rebind(method, random_model)
         values = attribution_tensor(explainer.explain(inputs, target=resolved_indices(target)), inputs)
-        similarities = self.compare(attributions, values)
+        similarities = self.compare(self.comparison(attributions), values)
         return similarities[self.similarity], {"details": {measure: v.tolist() for measure, v in similarities.items()}}
 
 
@@ -374,6 +386,9 @@ def plot_randomisation(results: Mapping[str, MetricResult], measure: str | None 
         if not result.details or "layers" not in result.details:
             raise InputError(f"the result for {label!r} is not from a layer randomisation metric")
         chosen = measure or result.details["similarity"]
+        if chosen not in result.details:
+            raise InputError(f"the result for {label!r} holds no {chosen!r} similarities: evaluate with "
+                             f"similarity={chosen!r}, or all_measures=True for all three")
         curves = np.asarray(result.details[chosen], dtype=float)
         steps = np.arange(curves.shape[1] + 1)
         full = np.concatenate([np.ones((len(curves), 1)), curves], axis=1)  # the original map is identical to itself

@@ -1,13 +1,14 @@
 """How alike two attribution maps are, row by row: Spearman rank correlation, SSIM, top-k overlap.
 
 Every function takes two batches of maps (n, ...) of the same shape (tensors or arrays) and
-returns one similarity per row, a float64 tensor (n,). Spearman and top-k overlap run on the
-whole batch at once; SSIM calls scikit-image once per row (pure array work, no model calls).
+returns one similarity per row, a float64 tensor (n,), for the whole batch at once (pure array
+work, no model calls). `MapComparison` compares many batches with one reference batch.
 """
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from functools import cached_property
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -17,17 +18,15 @@ from ..errors import InputError
 MEASURES = ("spearman", "ssim", "top_k")
 
 
-def _pair(a: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both batches as float64 CPU tensors (n, features), after checking that they match."""
-    a, b = (torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x for x in (a, b))
-    if a.shape != b.shape:
-        raise InputError(f"maps to compare must have the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
-    if a.ndim < 2 or a[0].numel() < 2:
-        raise InputError(f"maps must be a batch (n, ...) of at least 2 values each; got shape {tuple(a.shape)}")
-    a, b = (x.detach().cpu().double().reshape(len(x), -1) for x in (a, b))
-    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+def _flat(maps: Any) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """A batch of maps as a float64 CPU tensor (n, features), checked, and its original shape."""
+    maps = torch.as_tensor(np.asarray(maps)) if not isinstance(maps, torch.Tensor) else maps
+    if maps.ndim < 2 or maps[0].numel() < 2:
+        raise InputError(f"maps must be a batch (n, ...) of at least 2 values each; got shape {tuple(maps.shape)}")
+    flat = maps.detach().cpu().double().reshape(len(maps), -1)
+    if not torch.isfinite(flat).all():
         raise InputError("maps to compare contain NaN or infinite values")
-    return a, b
+    return flat, tuple(maps.shape)
 
 
 def rank_rows(values: torch.Tensor) -> torch.Tensor:
@@ -36,19 +35,125 @@ def rank_rows(values: torch.Tensor) -> torch.Tensor:
     >>> rank_rows(torch.tensor([[0.5, 0.1, 0.5, 0.9]])).tolist()
     [[2.5, 1.0, 2.5, 4.0]]
     """
+    values = values.detach().cpu().double()
     n, d = values.shape
-    flat = values.detach().cpu().double().numpy()
-    order = np.argsort(flat, axis=1)  # any order within ties: tied values share their mean rank below
-    ordered = np.take_along_axis(flat, order, axis=1)
-    starts = np.ones((n, d), dtype=bool)
-    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
-    # one id per (row, run of equal values): each run gets the mean of the positions it spans
-    group = (np.cumsum(starts, axis=1) - 1 + np.arange(n)[:, None] * d).ravel()
-    position = np.tile(np.arange(1, d + 1, dtype=np.float64), n)
-    mean_rank = (np.bincount(group, position, minlength=n * d)[group] / np.bincount(group, minlength=n * d)[group]).reshape(n, d)
-    ranks = np.empty_like(mean_rank)
-    np.put_along_axis(ranks, order, mean_rank, axis=1)
-    return torch.from_numpy(ranks)
+    # numpy sorts short rows ~2.5x faster than torch here; torch gathers and scatters faster
+    order = torch.from_numpy(np.argsort(values.numpy(), axis=1))
+    ordered = values.gather(1, order)
+    starts = torch.ones(n, d, dtype=torch.bool)
+    torch.ne(ordered[:, 1:], ordered[:, :-1], out=starts[:, 1:])
+    position = torch.arange(d, dtype=torch.float64).expand(n, d)
+    if bool(starts.all()):  # no ties
+        mean_rank = position + 1
+    else:  # every run of equal values spans positions first..last and gets their mean rank
+        ends = torch.ones(n, d, dtype=torch.bool)
+        ends[:, :-1] = starts[:, 1:]
+        first = (position * starts).cummax(dim=1).values
+        last = position.masked_fill(~ends, d).flip(1).cummin(dim=1).values.flip(1)
+        mean_rank = (first + last) / 2 + 1
+    return torch.empty(n, d, dtype=torch.float64).scatter_(1, order, mean_rank)
+
+
+def _centred_ranks(maps: torch.Tensor) -> torch.Tensor:
+    ranks = rank_rows(maps)
+    return ranks - ranks.mean(1, keepdim=True)
+
+
+def _unit_range(maps: torch.Tensor) -> torch.Tensor:
+    """Every row scaled to [0, 1] by its own minimum and maximum (a constant row becomes zeros)."""
+    low, high = maps.aminmax(dim=1, keepdim=True)
+    span = high - low
+    return torch.where(span > 0, (maps - low) / span.clamp_min(torch.finfo(maps.dtype).tiny), torch.zeros_like(maps))
+
+
+def _window_means(maps: torch.Tensor, window: int, n_dims: int) -> torch.Tensor:
+    """Means over every window-wide box of the last `n_dims` dims, "valid" positions only (exactly
+    the region scikit-image keeps after cropping its border), by running sums along each dim:
+    O(1) per position whatever the window (4x faster than average pooling at 7x7)."""
+    for dim in range(maps.ndim - n_dims, maps.ndim):
+        sums = maps.cumsum(dim)
+        sums = torch.cat([torch.zeros_like(sums.narrow(dim, 0, 1)), sums], dim)
+        length = maps.shape[dim] - window + 1
+        maps = sums.narrow(dim, window, length) - sums.narrow(dim, 0, length)
+    return maps / window**n_dims
+
+
+class MapComparison:
+    """How alike each of many batches of maps is to one batch of reference maps, row by row.
+
+    What depends on the reference alone (its ranks, its top k, its scaled map and window means) is
+    computed once, on first use, so a check that compares many re-explanations with one original
+    map (the randomisation checks) pays for it once. `k` is for `top_k`, `win_size` for `ssim`;
+    see `spearman`, `ssim` and `top_k_overlap` for what each measure is.
+
+    >>> original = torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(0))
+    >>> comparison = MapComparison(original)
+    >>> comparison.spearman(original).round(decimals=9).tolist(), bool((comparison.ssim(original.flip(1)) < 1).all())
+    ([1.0, 1.0, 1.0], True)
+    """
+
+    def __init__(self, reference: Any, k: int | float = 0.1, win_size: int = 7):
+        self.reference, self.shape = _flat(reference)
+        self.k, self.win_size = k, win_size
+
+    def _other(self, maps: Any) -> torch.Tensor:
+        other, shape = _flat(maps)
+        if shape != self.shape:
+            raise InputError(f"maps to compare must have the same shape; got {self.shape} and {shape}")
+        return other
+
+    def spearman(self, maps: Any) -> torch.Tensor:
+        ra, rb = self._ranks, _centred_ranks(self._other(maps))
+        norms = ra.norm(dim=1) * rb.norm(dim=1)
+        return torch.where(norms > 0, (ra * rb).sum(1) / norms.clamp_min(1e-300), torch.zeros_like(norms))
+
+    @cached_property
+    def _ranks(self) -> torch.Tensor:
+        return _centred_ranks(self.reference)
+
+    def ssim(self, maps: Any) -> torch.Tensor:
+        window, spatial = self._ssim_window
+        x, mx, xx = self._ssim_reference
+        y = _unit_range(self._other(maps)).view(len(x), 1, *spatial)
+        my, yy, xy = _window_means(torch.cat([y, y * y, x * y], dim=1), window, len(spatial)).split(1, dim=1)
+        norm = window ** len(spatial) / (window ** len(spatial) - 1)  # sample covariance
+        vx, vy, vxy = norm * (xx - mx * mx), norm * (yy - my * my), norm * (xy - mx * my)
+        c1, c2 = 0.01**2, 0.03**2
+        index = (2 * mx * my + c1) * (2 * vxy + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+        return index.flatten(1).mean(1)
+
+    @cached_property
+    def _ssim_window(self):
+        spatial = tuple(size for size in self.shape[1:] if size > 1) or (1,)
+        window = min(int(self.win_size), min(spatial) - (min(spatial) + 1) % 2)
+        if window < 3:
+            raise InputError(f"SSIM needs maps at least 3 wide in every dimension; got maps of shape {self.shape[1:]}")
+        if len(spatial) > 3:
+            raise InputError(f"SSIM compares 1-, 2- or 3-dimensional maps; got maps of shape {self.shape[1:]}")
+        return window, spatial
+
+    @cached_property
+    def _ssim_reference(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        window, spatial = self._ssim_window
+        x = _unit_range(self.reference).view(len(self.reference), 1, *spatial)
+        mx, xx = _window_means(torch.cat([x, x * x], dim=1), window, len(spatial)).split(1, dim=1)
+        return x, mx, xx
+
+    def top_k(self, maps: Any) -> torch.Tensor:
+        other = self._other(maps)
+        return (self._top_k & top_k_masks(other, self._count)).sum(1).double() / self._count
+
+    @cached_property
+    def _count(self) -> int:
+        return top_k_count(self.k, self.reference.shape[1])
+
+    @cached_property
+    def _top_k(self) -> torch.Tensor:
+        return top_k_masks(self.reference, self._count)
+
+    def compare(self, maps: Any, measures: Sequence[str] = MEASURES) -> dict[str, torch.Tensor]:
+        """The named similarities (all three by default) of `maps` to the reference: name -> (n,)."""
+        return {measure: getattr(self, measure)(maps) for measure in measures}
 
 
 def spearman(a: Any, b: Any) -> torch.Tensor:
@@ -60,18 +165,7 @@ def spearman(a: Any, b: Any) -> torch.Tensor:
     >>> spearman([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]], [[10.0, 20.0, 30.0], [3.0, 2.0, 1.0]]).round(decimals=9).tolist()
     [1.0, -1.0]
     """
-    a, b = _pair(a, b)
-    ra, rb = rank_rows(a), rank_rows(b)
-    ra, rb = ra - ra.mean(1, keepdim=True), rb - rb.mean(1, keepdim=True)
-    norms = ra.norm(dim=1) * rb.norm(dim=1)
-    return torch.where(norms > 0, (ra * rb).sum(1) / norms.clamp_min(1e-300), torch.zeros_like(norms))
-
-
-def _unit_range(maps: torch.Tensor) -> torch.Tensor:
-    """Every row scaled to [0, 1] by its own minimum and maximum (a constant row becomes zeros)."""
-    low, high = maps.aminmax(dim=1, keepdim=True)
-    span = high - low
-    return torch.where(span > 0, (maps - low) / span.clamp_min(torch.finfo(maps.dtype).tiny), torch.zeros_like(maps))
+    return MapComparison(a).spearman(b)
 
 
 def ssim(a: Any, b: Any, win_size: int = 7) -> torch.Tensor:
@@ -90,25 +184,7 @@ def ssim(a: Any, b: Any, win_size: int = 7) -> torch.Tensor:
     >>> ssim(maps, maps).tolist(), bool(ssim(maps, maps.flip(0))[0] < 0.5)
     ([1.0, 1.0], True)
     """
-    shape = tuple(np.shape(a))
-    a, b = _pair(a, b)
-    spatial = tuple(size for size in shape[1:] if size > 1) or (1,)
-    window = min(int(win_size), min(spatial) - (min(spatial) + 1) % 2)
-    if window < 3:
-        raise InputError(f"SSIM needs maps at least 3 wide in every dimension; got maps of shape {shape[1:]}")
-    if len(spatial) > 3:
-        raise InputError(f"SSIM compares 1-, 2- or 3-dimensional maps; got maps of shape {shape[1:]}")
-    pool = (torch.nn.functional.avg_pool1d, torch.nn.functional.avg_pool2d, torch.nn.functional.avg_pool3d)[len(spatial) - 1]
-    x, y = (_unit_range(m).view(len(m), 1, *spatial) for m in (a, b))
-    # "valid" windows only: exactly the region scikit-image keeps after cropping its border
-    mean = lambda t: pool(t, window, stride=1)  # noqa: E731
-    mx, my = mean(x), mean(y)
-    norm = window ** len(spatial) / (window ** len(spatial) - 1)  # sample covariance
-    vx, vy = norm * (mean(x * x) - mx * mx), norm * (mean(y * y) - my * my)
-    vxy = norm * (mean(x * y) - mx * my)
-    c1, c2 = 0.01**2, 0.03**2
-    index = (2 * mx * my + c1) * (2 * vxy + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-    return index.flatten(1).mean(1)
+    return MapComparison(a, win_size=win_size).ssim(b)
 
 
 def top_k_count(k: int | float, n_features: int) -> int:
@@ -152,9 +228,7 @@ def top_k_overlap(a: Any, b: Any, k: int | float = 0.1) -> torch.Tensor:
     >>> top_k_overlap([[0.1, 0.9, 0.5, 0.2]], [[0.8, 0.9, 0.1, 0.2]], k=2).tolist()
     [0.5]
     """
-    a, b = _pair(a, b)
-    count = top_k_count(k, a.shape[1])
-    return (top_k_masks(a, count) & top_k_masks(b, count)).sum(1).double() / count
+    return MapComparison(a, k).top_k(b)
 
 
 def compare_maps(a: Any, b: Any, k: int | float = 0.1) -> dict[str, torch.Tensor]:
@@ -164,4 +238,4 @@ def compare_maps(a: Any, b: Any, k: int | float = 0.1) -> dict[str, torch.Tensor
     >>> {name: [round(v, 6) for v in values.tolist()] for name, values in compare_maps(maps, maps).items()}
     {'spearman': [1.0, 1.0, 1.0], 'ssim': [1.0, 1.0, 1.0], 'top_k': [1.0, 1.0, 1.0]}
     """
-    return {"spearman": spearman(a, b), "ssim": ssim(a, b), "top_k": top_k_overlap(a, b, k)}
+    return MapComparison(a, k).compare(b)
