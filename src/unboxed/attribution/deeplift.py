@@ -32,6 +32,7 @@ from ..validation import check_choice
 from .backward_rules import ActivationRule, _bounds
 from .base import AttributionExplainer
 from .canonizers import merged_batch_norm
+from .choosing import choose, flag
 from .relevance_mode import (_SUSPENDED, ADDITIONS, CONVOLUTIONS, LINEAR, SUBTRACTIONS, UNARY_ACTIVATIONS, _conv_options,
                              suspended)
 from .relevance_rules import LinearOp
@@ -116,8 +117,10 @@ class _Rescale(torch.autograd.Function):
 
 class _RescalePool(torch.autograd.Function):
     """Max pooling: each output's difference goes to the winners in the input and in the reference
-    (Captum's cross-maximum rule), divided by the input difference there. `pool(x)` gives
-    (output, flat indices of the winners within each channel)."""
+    (Captum's cross-maximum rule), divided by the input difference there; the plain gradient where
+    that difference is ~0. `pool(x)` gives (output, flat indices of the winners within each channel).
+    Everything is computed per pooled output and gathered at its two winners, then added in one
+    scatter: nothing runs over the whole (larger) input but that scatter."""
 
     @staticmethod
     def forward(ctx, inputs, reference, pool):
@@ -129,22 +132,26 @@ class _RescalePool(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         inputs, reference, output, reference_output, winners, reference_winners = ctx.saved_tensors
-        top = torch.maximum(output, reference_output)
-        plain = _route(grad, winners, inputs)
-        moved = _route(grad * (top - reference_output), winners, inputs) + _route(grad * (output - top), reference_winners, inputs)
-        return _rescaled(moved, inputs - reference, plain), None, None
-
-
-def _route(values: torch.Tensor, winners: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Each pooled value added at its winner's position (the max-pool gradient, by indices)."""
-    routed = torch.zeros(like.shape[:2] + (like[0, 0].numel(),), dtype=values.dtype, device=values.device)
-    return routed.scatter_add_(2, winners.flatten(2), values.flatten(2)).view_as(like)
+        n = len(grad)
+        winners, reference_winners = (w.flatten(2).expand(n, -1, -1) for w in (winners, reference_winners))
+        flat_inputs, flat_reference = inputs.flatten(2), reference.flatten(2).expand(n, -1, -1)
+        top = torch.maximum(output, reference_output).flatten(2)
+        grad = grad.flatten(2)
+        parts = []
+        for at, moved, plain in ((winners, grad * (top - reference_output.flatten(2)), grad),
+                                 (reference_winners, grad * (output.flatten(2) - top), torch.zeros_like(grad))):
+            delta = flat_inputs.gather(2, at) - flat_reference.gather(2, at)
+            parts.append(_rescaled(moved, delta, plain))
+        routed = torch.zeros(inputs.shape[:2] + (inputs[0, 0].numel(),), dtype=grad.dtype, device=grad.device)
+        routed.scatter_add_(2, torch.cat([winners, reference_winners], 2), torch.cat(parts, 2))
+        return routed.view_as(inputs), None, None
 
 
 def _rescaled(moved: torch.Tensor, delta_in: torch.Tensor, plain: torch.Tensor) -> torch.Tensor:
     """moved / delta_in, and the plain gradient where the input hardly differs from its reference
-    (the quotient computed there is discarded)."""
-    return torch.where(delta_in.abs() < EPS, plain, moved / delta_in)
+    (the quotient computed there, maybe inf or NaN, is zeroed first and then discarded)."""
+    quotient = (moved / delta_in).nan_to_num_(0.0, 0.0, 0.0)
+    return choose(flag(torch.lt, delta_in.abs(), EPS), plain, quotient)
 
 
 _GRADIENT = ActivationRule()
@@ -181,7 +188,7 @@ class _Replay(TorchFunctionMode):
             return func(*args, **kwargs)
         reference = self._next("nonlinearities")
         inputs = args[0]
-        if reference.shape != inputs.shape:
+        if reference.shape[1:] != inputs.shape[1:] or len(reference) not in (1, len(inputs)):
             raise InputError(f"a nonlinearity saw shape {tuple(inputs.shape)} on the inputs but {tuple(reference.shape)} "
                              "on the reference: give a baseline shaped like the inputs")
         if func in MAX_POOLS:
@@ -241,7 +248,7 @@ def _baselines(baselines: Any, inputs: torch.Tensor) -> torch.Tensor:
     if isinstance(baselines, str):
         if baselines != "zeros":
             raise InputError(f"baselines must be 'zeros' or a tensor, got {baselines!r}")
-        return torch.zeros_like(inputs)
+        return torch.zeros_like(inputs[:1]).expand_as(inputs)
     tensor = torch.as_tensor(baselines, dtype=inputs.dtype, device=inputs.device)
     if tensor.shape == inputs.shape[1:]:
         tensor = tensor.unsqueeze(0)
@@ -294,17 +301,21 @@ def contributions(model, inputs: torch.Tensor, references: torch.Tensor, target:
     whose terms are split is the one the nonlinearity follows."""
     size = model.chunk_size(inputs, with_grad=True)
     reveal = check_choice(rule, "rule", RULES) == "reveal_cancel"
+    # one baseline for every input (expanded): its pass runs once, on one copy, and broadcasts
+    shared = len(references) > 1 and references.stride(0) == 0
     parts = []
     with model.preserved():
         canonizer = merged_batch_norm(model.module, inputs[:1]) if reveal else nullcontext([])
         with canonizer as pairs:
             merged = {id(pair.norm.weight) for pair in pairs}
             for start in range(0, len(inputs), size):
-                chunk, reference = inputs[start : start + size], references[start : start + size].contiguous()
+                chunk = inputs[start : start + size]
+                reference = references[start : start + (1 if shared else size)].contiguous()
                 part_target = target.take(slice(start, start + size))
                 recorder = _Recorder(reveal, merged)
                 with torch.no_grad(), recorder:
-                    base = part_target.select(model._call(reference))
+                    outputs = model._call(reference)
+                    base = part_target.select(outputs.expand(len(chunk), *outputs.shape[1:]))
                 with _Replay(recorder.inputs, reveal, merged):
                     multipliers, scores, _ = model.gradients(chunk, part_target)
                 parts.append(((chunk - reference) * multipliers, multipliers, scores, base))

@@ -22,6 +22,7 @@ from typing import Callable
 import torch
 
 from .backward_rules import ActivationRule
+from .choosing import choose, flag
 from .relevance_mode import suspended
 from .relevance_rules import LinearOp
 
@@ -38,8 +39,8 @@ def split_multipliers(compute: Callable, clamp, z: torch.Tensor, z0: torch.Tenso
     rise = 0.5 * (up - f0) + 0.5 * (fz - down)
     fall = 0.5 * (down - f0) + 0.5 * (fz - up)
     slope = _slope(compute, clamp, z)
-    m_pos = torch.where(positive.abs() < EPS, slope, rise / positive)
-    m_neg = torch.where(negative.abs() < EPS, slope, fall / negative)
+    m_pos = choose(flag(torch.lt, positive.abs(), EPS), slope, (rise / positive).nan_to_num_(0.0, 0.0, 0.0))
+    m_neg = choose(flag(torch.lt, negative.abs(), EPS), slope, (fall / negative).nan_to_num_(0.0, 0.0, 0.0))
     return m_pos, m_neg
 
 
@@ -76,7 +77,7 @@ class RevealCancelLinear(torch.autograd.Function):
         g_pos, g_neg = grad * m_pos, grad * m_neg
         rising = op.backward(g_pos, w_pos, inputs) + op.backward(g_neg, w_neg, inputs)  # terms w * da > 0 when da > 0
         falling = op.backward(g_neg, w_pos, inputs) + op.backward(g_pos, w_neg, inputs)
-        return torch.where(delta >= 0, rising, falling), None, None, None, None
+        return choose(flag(torch.ge, delta, 0.0), rising, falling), None, None, None, None
 
 
 class RevealCancelSum(torch.autograd.Function):
@@ -97,5 +98,5 @@ class RevealCancelSum(torch.autograd.Function):
         negative = delta_a.clamp(max=0) + delta_b.clamp(max=0)
         m_pos, m_neg = split_multipliers(ctx.compute, ctx.clamp, z, reference_a + ctx.sign * reference_b, positive, negative)
         g_pos, g_neg = grad * m_pos, grad * m_neg
-        return (torch.where(delta_a >= 0, g_pos, g_neg), ctx.sign * torch.where(delta_b >= 0, g_pos, g_neg),
+        return (choose(flag(torch.ge, delta_a, 0.0), g_pos, g_neg), ctx.sign * choose(flag(torch.ge, delta_b, 0.0), g_pos, g_neg),
                 None, None, None, None, None)
