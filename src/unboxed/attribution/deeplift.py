@@ -32,7 +32,7 @@ from ..validation import check_choice
 from .backward_rules import ActivationRule, _bounds
 from .base import AttributionExplainer
 from .canonizers import merged_batch_norm
-from .choosing import choose, flag
+from ..choosing import choose, flag
 from .relevance_mode import (_SUSPENDED, ADDITIONS, CONVOLUTIONS, LINEAR, SUBTRACTIONS, UNARY_ACTIVATIONS, _conv_options,
                              suspended)
 from .relevance_rules import LinearOp

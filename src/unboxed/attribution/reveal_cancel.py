@@ -22,7 +22,7 @@ from typing import Callable
 import torch
 
 from .backward_rules import ActivationRule
-from .choosing import choose, flag
+from ..choosing import choose, flag
 from .relevance_mode import suspended
 from .relevance_rules import LinearOp
 

@@ -95,4 +95,4 @@ def noisy_linear_imputation(images: torch.Tensor, removed: torch.Tensor, noise: 
     """
     filled = linear_imputation(images, removed)
     draws = torch.randn(images.shape, generator=generator).to(device=images.device, dtype=images.dtype)
-    return torch.where(removed[:, None].to(images.device), filled + noise * draws, filled)
+    return filled.addcmul_(removed[:, None].to(images.device, images.dtype), draws, value=noise)  # noise only where removed

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..attribution.coalitions import CoalitionGame
+from ..choosing import choose
 from ..errors import InputError
 from ..explanation import FeatureAttribution
 from ..maskers import Features, ImageMasker, Masker, TextMasker
@@ -72,7 +73,7 @@ class ElementMasker(Masker):
     def mask(self, inputs: torch.Tensor, features: Features, rows: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         fill = features.state["fill"]
         fill = fill[rows] if len(fill) > 1 else fill
-        return torch.where(keep.view(len(rows), *inputs.shape[1:]), inputs[rows], fill)
+        return choose(keep.to(inputs.dtype).view(len(rows), *inputs.shape[1:]), inputs[rows], fill)
 
     def describe(self) -> dict[str, Any]:
         return {"masker": "elements", "fill": float(self.fill) if isinstance(self.fill, numbers.Real) else "baseline input"}

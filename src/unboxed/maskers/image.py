@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
 
+from ..choosing import choose
 from ..errors import InputError
 from ..validation import as_tensor, check_choice, check_positive_float, check_positive_int
 from .base import Features, Masker
@@ -117,10 +118,10 @@ class ImageMasker(Masker):
 
     def mask(self, inputs: torch.Tensor, features: Features, rows: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         segments = features.segments[rows]  # (m, H, W)
-        keep_pixels = keep.gather(1, segments.flatten(1)).view(len(rows), 1, *segments.shape[1:])
+        keep_pixels = keep.to(inputs.dtype).gather(1, segments.flatten(1)).view(len(rows), 1, *segments.shape[1:])
         fill = features.state["fill"]
         fill = fill[rows] if len(fill) > 1 else fill
-        return torch.where(keep_pixels, inputs[rows], fill)
+        return choose(keep_pixels, inputs[rows], fill)
 
     def describe(self) -> dict[str, Any]:
         fill = self.fill if isinstance(self.fill, (numbers.Real, str)) else "background image"
