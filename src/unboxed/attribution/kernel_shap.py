@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -76,6 +77,13 @@ def kernel_design(n_features: int, n_samples: int, paired: bool, generator: torc
     coalitions = torch.cat([fixed.coalitions, drawn, ~drawn] if paired else [fixed.coalitions, drawn])
     weights = torch.cat([fixed.weights] + [counts * per_draw] * (2 if paired else 1))
     return KernelDesign(coalitions, weights, draws, counts)
+
+
+@lru_cache(maxsize=64)
+def seeded_design(n_features: int, n_samples: int, paired: bool, seed: int) -> KernelDesign:
+    """`kernel_design` with the generator of (seed, n_features), kept: the same seed draws the same
+    design, and explaining in many calls should not draw it again each time. Do not modify it."""
+    return kernel_design(n_features, n_samples, paired, group_generator(seed, n_features))
 
 
 def _enumerated(coalitions: torch.Tensor, n: int) -> KernelDesign:
@@ -194,7 +202,8 @@ class KernelSHAP(MaskedExplainer):
         designs = []
         for count, _ in groups:
             budget = self.n_samples if self.n_samples is not None else 2 * count + 2048
-            designs.append(kernel_design(count, budget, self.paired, group_generator(self.seed, count)))
+            designs.append(seeded_design(count, budget, self.paired, self.seed) if self.seed is not None
+                           else kernel_design(count, budget, self.paired, group_generator(None, count)))
         values = play(game, [(rows, torch.cat([full_and_empty(count), design.coalitions]))
                              for (count, rows), design in zip(groups, designs)])
         phi = torch.zeros(game.n_rows, game.width, dtype=torch.float64)

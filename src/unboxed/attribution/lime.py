@@ -151,7 +151,7 @@ class LimeTabularMasker(Masker):
         segments = torch.arange(columns, device=inputs.device).expand(len(inputs), columns)
         return Features(counts=np.full(len(inputs), columns), names=names, segments=segments)
 
-    def mask(self, inputs, features, rows, keep):
+    def mask(self, inputs, features, rows, keep, out=None):
         raise InputError("LimeTabularMasker draws lime's neighbourhood (Lime, Lemna): it cannot remove features for other methods")
 
     def sample(self, inputs: torch.Tensor, n: int, generator: torch.Generator, include_row: bool = True):

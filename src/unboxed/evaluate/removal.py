@@ -70,7 +70,7 @@ class ElementMasker(Masker):
         fill = torch.as_tensor(self.fill, device=inputs.device, dtype=inputs.dtype)
         return fill if fill.shape == inputs.shape else fill[None]
 
-    def mask(self, inputs: torch.Tensor, features: Features, rows: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    def mask(self, inputs: torch.Tensor, features: Features, rows: torch.Tensor, keep: torch.Tensor, out=None) -> torch.Tensor:
         fill = features.state["fill"]
         fill = fill[rows] if len(fill) > 1 else fill
         return choose(keep.to(inputs.dtype).view(len(rows), *inputs.shape[1:]), inputs[rows], fill)

@@ -63,10 +63,11 @@ class Masker:
         """The interpretable features of `inputs` (already checked)."""
         raise NotImplementedError
 
-    def mask(self, inputs: Any, features: Features, rows: torch.Tensor, keep: torch.Tensor) -> Any:
+    def mask(self, inputs: Any, features: Features, rows: torch.Tensor, keep: torch.Tensor, out: Any = None) -> Any:
         """Model inputs for coalitions: `rows` (m,) says which input row each coalition is about,
         `keep` (m, width) which features it keeps. Returns m * n_background model inputs, the
-        background rows of one coalition next to each other."""
+        background rows of one coalition next to each other. `out`: the batch this masker built
+        before, done with, which it may overwrite instead of taking fresh memory (or ignore)."""
         raise NotImplementedError
 
     def sizing_sample(self, inputs: Any) -> torch.Tensor | None:

@@ -116,7 +116,7 @@ class ImageMasker(Masker):
         fill = torch.as_tensor(self.fill, device=inputs.device, dtype=inputs.dtype)
         return fill[None] if fill.ndim == 3 else fill
 
-    def mask(self, inputs: torch.Tensor, features: Features, rows: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    def mask(self, inputs: torch.Tensor, features: Features, rows: torch.Tensor, keep: torch.Tensor, out=None) -> torch.Tensor:
         segments = features.segments[rows]  # (m, H, W)
         keep_pixels = keep.to(inputs.dtype).gather(1, segments.flatten(1)).view(len(rows), 1, *segments.shape[1:])
         fill = features.state["fill"]

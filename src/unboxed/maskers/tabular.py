@@ -130,14 +130,19 @@ class TabularMasker(Masker):
             raise InputError(f"feature group names column {column}, but the inputs have {len(names)} columns")
         return int(column)
 
-    def mask(self, inputs: torch.Tensor, features: Features, rows: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    def mask(self, inputs: torch.Tensor, features: Features, rows: torch.Tensor, keep: torch.Tensor,
+             out: torch.Tensor | None = None) -> torch.Tensor:
         # (m, columns), 0 or 1; without groups feature j is column j
         columns = keep if self.groups is None else keep.gather(1, features.segments[rows])
         keep_columns = columns.to(inputs.dtype)
         background = self.background.to(inputs)
-        # lerp is exact at weights 0 and 1 (it returns start or end), and faster than a broadcast where
-        masked = torch.lerp(background[None], inputs[rows][:, None, :], keep_columns[:, None, :])
-        return masked.reshape(-1, inputs.shape[1])
+        shape = (len(rows), self.n_background, inputs.shape[1])
+        fits = out is not None and out.is_contiguous() and out.numel() >= np.prod(shape) and out.dtype == inputs.dtype
+        # written over the last batch when it fits: for a small model, fresh memory per batch costs
+        # as much as the masking; lerp is exact at weights 0 and 1 and faster than a broadcast where
+        masked = torch.lerp(background[None], inputs[rows][:, None, :], keep_columns[:, None, :],
+                            out=out.view(-1)[: int(np.prod(shape))].view(shape) if fits else None)
+        return masked.view(-1, inputs.shape[1])
 
     def describe(self) -> dict[str, Any]:
         return {"masker": "tabular", "fill": self.fill if isinstance(self.fill, str) else "value",

@@ -60,7 +60,7 @@ class TextMasker(Masker):
             table[row, : len(words)] = words
         return Features(counts=np.array([len(t) for t in tokens]), names=tokens, state={"tokens": table})
 
-    def mask(self, inputs: np.ndarray, features: Features, rows: torch.Tensor, keep: torch.Tensor) -> np.ndarray:
+    def mask(self, inputs: np.ndarray, features: Features, rows: torch.Tensor, keep: torch.Tensor, out=None) -> np.ndarray:
         table = features.state["tokens"][rows.cpu().numpy()]
         kept = keep.cpu().numpy()
         replacement = "" if self.mask_token is None else self.mask_token
