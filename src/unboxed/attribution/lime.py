@@ -163,8 +163,9 @@ class LimeTabularMasker(Masker):
         if bool(self.binned.any()):
             # float32 draws: the values go to the model in its own precision, and millions of
             # float64 temporaries cost twice the memory traffic for nothing
-            drawn = bins.draw(torch.rand(shape, generator=generator))  # (rows, n, d)
-            values = bins.value(drawn, torch.rand(shape, generator=generator)).double()
+            uniform = torch.rand(shape, generator=generator)
+            drawn = bins.draw(uniform)  # (rows, n, d)
+            values = bins.value(drawn, uniform).double()  # the same number places the value in its bin
             representation = (drawn == bins.index(x)[:, None, :]).double()  # index -1: an unseen categorical value
         if not bool(self.binned.all()):
             centre = x[:, None, :] if self.around_instance else self.mean
@@ -192,7 +193,7 @@ class _Bins:
     cumulative: torch.Tensor  # (d, B), 2.0 past the last bin
     n_bins: torch.Tensor  # (d,)
     low: torch.Tensor  # (d, B) lower end of each bin (a categorical bin's value)
-    truncated: torch.Tensor  # (d, B, 6): cdf at the start, cdf width, mean, signed std, low, high
+    truncated: torch.Tensor  # (d, B, 6): cdf offset and slope (see `value`), mean, signed std, low, high
     exact: torch.Tensor  # (d,) categorical: the value must match a bin's exactly
 
     def index(self, values: torch.Tensor) -> torch.Tensor:
@@ -203,18 +204,34 @@ class _Bins:
 
     def draw(self, uniform: torch.Tensor) -> torch.Tensor:
         """Bins (..., d) drawn with the training frequencies, from uniform numbers (..., d): how many
-        cumulative frequencies the number reaches (few bins: a comparison beats a search)."""
+        cumulative frequencies the number reaches (few bins: one comparison per bin edge)."""
         thresholds = self.cumulative[:, :-1].to(uniform.dtype)  # padded with 2.0, never reached
-        return (uniform[..., None] >= thresholds).sum(-1)
+        drawn = torch.zeros(uniform.shape, dtype=torch.uint8)
+        for edge in thresholds.T:
+            drawn += uniform >= edge
+        return drawn
 
     def value(self, bins: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
-        """A value inside each drawn bin: its truncated normal, by the inverse CDF (in `uniform`'s precision)."""
+        """A value inside each drawn bin: its truncated normal by the inverse CDF (in `uniform`'s
+        precision), of the number's position within the bin's share of [0, 1) (uniform again, and
+        independent of the bin), mapped straight to the CDF as offset + slope * uniform."""
         flat = torch.arange(bins.shape[-1]) * self.truncated.shape[1] + bins  # (column, bin) as one index
         tables = self.truncated.to(uniform.dtype).permute(2, 0, 1).reshape(6, -1)
-        start, width, mean, scale, low, high = (table.take(flat) for table in tables)
+        offset, slope, mean, scale, low, high = (table.take(flat) for table in tables)
         tiny = torch.finfo(uniform.dtype).tiny
-        z = torch.special.ndtri((start + uniform * width).clamp_(tiny, 1 - torch.finfo(uniform.dtype).eps))
+        z = torch.special.ndtri(torch.addcmul(offset, uniform, slope).clamp_(tiny, 1 - torch.finfo(uniform.dtype).eps))
         return torch.minimum(torch.maximum(mean + scale * z, low), high)
+
+    @staticmethod
+    def for_drawing_uniform(truncated: torch.Tensor, cumulative: torch.Tensor) -> torch.Tensor:
+        """The truncated-normal table with (cdf start, cdf width) replaced by (offset, slope) of the
+        number u that drew the bin: its position in the bin is (u - c) / p for a bin that starts at
+        cumulative frequency c and has frequency p, so the CDF is start + width (u - c) / p."""
+        before = torch.cat([torch.zeros_like(cumulative[:, :1]), cumulative[:, :-1]], 1)
+        share = (cumulative.clamp(max=1.0) - before).clamp(min=0.0)
+        slope = torch.where(share > 0, truncated[..., 1] / share.clamp(min=1e-300), torch.zeros_like(share))
+        offset = truncated[..., 0] - before * slope
+        return torch.cat([offset[..., None], slope[..., None], truncated[..., 2:]], -1)
 
     @staticmethod
     def truncated_normals(low, high, mean, std) -> torch.Tensor:
@@ -258,11 +275,12 @@ def _bin_table(data: np.ndarray, binned: list[int], categorical: set[int], discr
         return torch.tensor(np.stack([np.pad(r, (0, width - len(r)), constant_values=value) for r in rows]))
 
     low, high, mean, std = (pad([s[k] for s in stats], fill) for k, fill in ((1, 0.0), (2, 0.0), (3, 0.0), (4, 1.0)))
+    cumulative = pad([np.cumsum(s[0]) for s in stats], 2.0)
     return _Bins(
         thresholds=pad(edges, np.inf)[:, : width - 1],
-        cumulative=pad([np.cumsum(s[0]) for s in stats], 2.0),
+        cumulative=cumulative,
         n_bins=torch.tensor([len(s[0]) for s in stats]),
-        low=low, truncated=_Bins.truncated_normals(low, high, mean, std),
+        low=low, truncated=_Bins.for_drawing_uniform(_Bins.truncated_normals(low, high, mean, std), cumulative),
         exact=torch.tensor([j in categorical for j in range(columns)]),
     )
 
