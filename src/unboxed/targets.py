@@ -43,9 +43,12 @@ class Target:
         return Target(index=self.index.repeat(times))
 
     def repeat_each(self, times: int) -> "Target":
-        """Target for inputs where each sample is repeated `times` times in a row (sample 0 x times, then 1, ...)."""
+        """Target for inputs where each sample is repeated `times` times in a row (sample 0 x times, then 1, ...).
+        One class for all is a broadcast view (no index per input)."""
         if self.index is None or times == 1:
             return self
+        if len(self.index) and bool((self.index == self.index[0]).all()):
+            return Target(index=self.index[:1].expand(len(self.index) * times))
         return Target(index=self.index.repeat_interleave(times))
 
     def as_list(self) -> list | str:

@@ -71,7 +71,8 @@ class CoalitionGame:
             part = slice(start, start + step)
             batch = self.masker.mask(self.inputs, self.features, rows[part], keep[part], out=batch)
             scores = self.model.evaluate(batch, targets.take(part).repeat_each(n_background))
-            value[part] = scores.detach().to("cpu", torch.float64).view(-1, n_background).mean(1)  # done with batch
+            # summed in float64 without a float64 copy of the scores; done with the batch after this
+            value[part] = scores.detach().view(-1, n_background).sum(1, dtype=torch.float64).cpu() / n_background
         self.model_inputs += len(rows) * n_background
         self._check_finite(value, rows, keep)
         return value
