@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from ..choosing import choose, flag
 from ..errors import InputError
 from ..explanation import Attribution
 from ..taxonomy import Access, Engagement, Format, MethodInfo, Scope, register
@@ -32,7 +33,6 @@ from ..validation import check_choice
 from .backward_rules import ActivationRule, _bounds
 from .base import AttributionExplainer
 from .canonizers import merged_batch_norm
-from ..choosing import choose, flag
 from .relevance_mode import (_SUSPENDED, ADDITIONS, CONVOLUTIONS, LINEAR, SUBTRACTIONS, UNARY_ACTIVATIONS, _conv_options,
                              suspended)
 from .relevance_rules import LinearOp

@@ -21,8 +21,8 @@ from typing import Callable
 
 import torch
 
-from .backward_rules import ActivationRule
 from ..choosing import choose, flag
+from .backward_rules import ActivationRule
 from .relevance_mode import suspended
 from .relevance_rules import LinearOp
 
