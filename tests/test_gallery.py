@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 import unboxed
-from unboxed import gallery as gallery_module
+from unboxed.gallery import run as gallery_run
+from unboxed.gallery import settings as gallery_settings_module
 from unboxed.cli import app
 from unboxed.gallery import NotApplicable, build_gallery, gallery_settings, pick_samples
 
@@ -19,7 +20,7 @@ CAPS = {"n_samples": 60, "n_permutations": 4, "n_iterations": 3, "n_repeats": 3}
 
 
 def cheap_settings():
-    table = copy.deepcopy(gallery_module.SETTINGS)
+    table = copy.deepcopy(gallery_settings_module.SETTINGS)
     for per_model in table.values():
         for settings in per_model.values():
             settings.update({key: min(value, CAPS[key]) for key, value in settings.items() if key in CAPS})
@@ -29,8 +30,8 @@ def cheap_settings():
 @pytest.fixture(scope="module")
 def cheap():
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(gallery_module, "SETTINGS", cheap_settings())
-        patch.setattr(gallery_module, "SUMMARY_ROWS", 12)
+        patch.setattr(gallery_settings_module, "SETTINGS", cheap_settings())
+        patch.setattr(gallery_run, "SUMMARY_ROWS", 12)
         yield
 
 
@@ -131,7 +132,7 @@ def test_gallery_settings_table():
 
 
 def test_gallery_settings_drops_what_the_method_does_not_take(monkeypatch, digits):
-    monkeypatch.setitem(gallery_module.SETTINGS, "saliency", {"*": {"absolute": False, "bogus": 1}})
+    monkeypatch.setitem(gallery_settings_module.SETTINGS, "saliency", {"*": {"absolute": False, "bogus": 1}})
     assert gallery_settings("saliency", digits) == {"absolute": False}
 
 
@@ -183,7 +184,7 @@ def test_text_model_gallery_shows_highlighted_words(tmp_path, cheap):
 
 
 def test_a_crashing_method_is_reported_and_the_rest_still_run(tmp_path, monkeypatch):
-    real = gallery_module.get_method
+    real = gallery_run.get_method
 
     class Broken:
         info = real("saliency").info
@@ -194,7 +195,7 @@ def test_a_crashing_method_is_reported_and_the_rest_still_run(tmp_path, monkeypa
         def explain(self, inputs, target=None, **kwargs):
             raise RuntimeError("boom")
 
-    monkeypatch.setattr(gallery_module, "get_method", lambda name: Broken if name == "saliency" else real(name))
+    monkeypatch.setattr(gallery_run, "get_method", lambda name: Broken if name == "saliency" else real(name))
     result = build_gallery(tmp_path, models=("breast_cancer_mlp",), methods=["saliency", "input_x_gradient"],
                            n_samples=2, show_progress=False)
     status = {e.method: (e.status, e.reason) for e in result.entries}
