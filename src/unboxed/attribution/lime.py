@@ -165,8 +165,10 @@ class LimeTabularMasker(Masker):
             # float64 temporaries cost twice the memory traffic for nothing
             uniform = torch.rand(shape, generator=generator)
             drawn = bins.draw(uniform)  # (rows, n, d)
-            values = bins.value(drawn, uniform).double()  # the same number places the value in its bin
-            representation = (drawn == bins.index(x)[:, None, :]).double()  # index -1: an unseen categorical value
+            # the same number places the value in its bin; kept in the inputs' precision (the row goes in exactly)
+            values = bins.value(drawn, uniform).to(inputs.dtype)
+            # 1.0 where the bin is the row's (index -1: an unseen categorical value), written as float64 at once
+            representation = torch.eq(drawn, bins.index(x)[:, None, :], out=torch.empty(shape, dtype=torch.float64))
         if not bool(self.binned.all()):
             centre = x[:, None, :] if self.around_instance else self.mean
             continuous = torch.randn(shape, generator=generator, dtype=torch.float64) * self.scale + centre
