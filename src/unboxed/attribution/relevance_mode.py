@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
+from ..choosing import choose, flag
 from ..errors import InputError
 from .backward_rules import ActivationRule, _bounds, _RuledClamp
 from .relevance_rules import LinearOp, Rule, stabilise
@@ -122,8 +123,8 @@ class _Split(torch.autograd.Function):
         a, b, output = ctx.saved_tensors
         if ctx.positive:  # shares of the summands that have the output's sign: no share is negative
             b = ctx.sign * b
-            up = output >= 0
-            first, second = torch.where(up, a.clamp(min=0), a.clamp(max=0)), torch.where(up, b.clamp(min=0), b.clamp(max=0))
+            up = flag(torch.ge, output, 0.0)
+            first, second = choose(up, a.clamp(min=0), a.clamp(max=0)), choose(up, b.clamp(min=0), b.clamp(max=0))
             share = relevance / stabilise(first + second, ctx.eps)
             return first * share, ctx.sign * second * share, None, None, None
         share = relevance / stabilise(output, ctx.eps)
