@@ -7,8 +7,7 @@ from sklearn.datasets import load_breast_cancer
 from torch import nn
 
 from .base import ZooModel
-from .cache import cached_weights
-from .training import accuracy, fit_classifier, init_weights, split
+from .training import cached_classifier, init_weights, split
 
 BACKGROUND_ROWS = 50  # training rows that maskers draw removed features from: cost grows linearly with them
 
@@ -38,12 +37,8 @@ def breast_cancer_mlp(seed: int = 0, epochs: int = 60) -> ZooModel:
     x = torch.tensor((data.data - mean) / std, dtype=torch.float32)
     y = torch.tensor(data.target, dtype=torch.long)
     model = init_weights(BreastCancerMLP(x.shape[1]), seed)
-
-    def train_model(net):
-        fit_classifier(net, x[train], y[train], epochs=epochs, lr=3e-3, batch_size=32, seed=seed, weight_decay=1e-4)
-        return {"test_accuracy": accuracy(net, x[test], y[test]), "train_size": len(train)}
-
-    facts = cached_weights("breast_cancer_mlp", {"seed": seed, "epochs": epochs, "version": 1}, model, train_model)
+    facts = cached_classifier("breast_cancer_mlp", {"seed": seed, "epochs": epochs, "version": 1}, model, x, y, train, test,
+                              epochs=epochs, lr=3e-3, batch_size=32, seed=seed, weight_decay=1e-4)
     facts = {**facts, "feature_mean": np.round(mean, 6).tolist(), "feature_std": np.round(std, 6).tolist()}
     return ZooModel(
         name="breast_cancer_mlp", model=model, inputs=x[test], labels=y[test], class_names=[str(name) for name in data.target_names],

@@ -7,8 +7,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 from .base import ZooModel
-from .cache import cached_weights
-from .training import accuracy, fit_classifier, init_weights, split
+from .training import cached_classifier, init_weights, split
 
 IMAGE_SIZE = 32
 
@@ -51,13 +50,8 @@ def digits_cnn(seed: int = 0, epochs: int = 20) -> ZooModel:
     train, test = split(len(labels), 0.25, seed, labels)
     y = torch.tensor(labels, dtype=torch.long)
     model = init_weights(DigitsCNN(), seed)
-
-    def train_model(net):
-        fit_classifier(net, images[train], y[train], epochs=epochs, lr=3e-3, batch_size=16, seed=seed)
-        return {"test_accuracy": accuracy(net, images[test], y[test]), "train_size": len(train)}
-
-    facts = cached_weights("digits_cnn", {"seed": seed, "epochs": epochs, "version": 2}, model, train_model)
-    model.eval()
+    facts = cached_classifier("digits_cnn", {"seed": seed, "epochs": epochs, "version": 2}, model, images, y, train, test,
+                              epochs=epochs, lr=3e-3, batch_size=16, seed=seed)
     return ZooModel(
         name="digits_cnn", model=model, inputs=images[test], labels=y[test], class_names=[str(d) for d in range(10)],
         layout="image", facts=facts, cam_layer="conv3",

@@ -11,9 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import ZooModel
-from .cache import cached_weights
 from .digits import digits_images
-from .training import accuracy, fit_classifier, init_weights, one_thread, split
+from .training import cached_classifier, init_weights, split
 
 
 class ResidualBlock(nn.Module):
@@ -75,14 +74,8 @@ def digits_resnet(seed: int = 0, epochs: int = 8) -> ZooModel:
     train, test = split(len(labels), 0.25, seed, labels)
     y = torch.tensor(labels, dtype=torch.long)
     model = init_weights(DigitsResNet(), seed)
-
-    def train_model(net):
-        with one_thread():
-            fit_classifier(net, images[train], y[train], epochs=epochs, lr=3e-3, batch_size=32, seed=seed)
-        return {"test_accuracy": accuracy(net, images[test], y[test]), "train_size": len(train)}
-
-    facts = cached_weights("digits_resnet", {"seed": seed, "epochs": epochs, "version": 1}, model, train_model)
-    model.eval()
+    facts = cached_classifier("digits_resnet", {"seed": seed, "epochs": epochs, "version": 1}, model, images, y, train,
+                              test, epochs=epochs, lr=3e-3, batch_size=32, seed=seed, single_thread=True)
     return ZooModel(
         name="digits_resnet", model=model, inputs=images[test], labels=y[test], class_names=[str(d) for d in range(10)],
         layout="image", facts=facts, cam_layer="block2.conv2",

@@ -6,8 +6,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 from .base import ZooModel
-from .cache import cached_weights
-from .training import accuracy, fit_classifier, init_weights, split
+from .training import cached_classifier, init_weights, split
 
 LENGTH = 64
 BACKGROUND_ROWS = 50  # training sequences that maskers may draw removed steps from
@@ -48,13 +47,8 @@ def digits_sequence(seed: int = 0, epochs: int = 15) -> ZooModel:
     y = torch.tensor(data.target, dtype=torch.long)
     train, test = split(len(y), 0.25, seed, data.target)
     model = init_weights(DigitsSequenceCNN(), seed)
-
-    def train_model(net):
-        fit_classifier(net, x[train], y[train], epochs=epochs, lr=5e-3, batch_size=64, seed=seed)
-        return {"test_accuracy": accuracy(net, x[test], y[test]), "train_size": len(train)}
-
-    facts = cached_weights("digits_sequence", {"seed": seed, "epochs": epochs, "version": 1}, model, train_model)
-    model.eval()
+    facts = cached_classifier("digits_sequence", {"seed": seed, "epochs": epochs, "version": 1}, model, x, y, train, test,
+                              epochs=epochs, lr=5e-3, batch_size=64, seed=seed)
     return ZooModel(
         name="digits_sequence", model=model, inputs=x[test], labels=y[test], class_names=[str(d) for d in range(10)],
         layout="sequence", facts=facts, feature_names=[f"t{t} (row {t // 8}, col {t % 8})" for t in range(LENGTH)],

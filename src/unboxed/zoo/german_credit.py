@@ -18,8 +18,7 @@ from torch import nn
 
 from ..errors import InputError
 from .base import ZooModel
-from .cache import cached_weights
-from .training import accuracy, fit_classifier, init_weights, one_thread, split
+from .training import cached_classifier, init_weights, split
 
 BACKGROUND_ROWS = 50
 CLASS_NAMES = ["good", "bad"]  # the file's class codes 1 and 2, in that order
@@ -146,17 +145,11 @@ def german_credit_mlp(seed: int = 0, epochs: int = 40, hidden: int = 32) -> ZooM
     model.mean.copy_(x[train][:, numeric].mean(0))
     model.std.copy_(x[train][:, numeric].std(0))
 
-    def train_model(net):
-        with one_thread():
-            fit_classifier(net, x[train], y[train], epochs=epochs, lr=1e-3, batch_size=32, seed=seed, weight_decay=3e-2)
-        return {
-            "test_accuracy": accuracy(net, x[test], y[test]), "train_size": len(train),
-            "logistic_regression_test_accuracy": _logistic_baseline(net, x, y, train, test, seed),
-        }
-
     recipe = {"seed": seed, "epochs": epochs, "hidden": hidden, "version": 3}
-    facts = cached_weights("german_credit_mlp", recipe, model, train_model)
-    model.eval()
+    facts = cached_classifier(
+        "german_credit_mlp", recipe, model, x, y, train, test, epochs=epochs, lr=1e-3, batch_size=32, seed=seed,
+        weight_decay=3e-2, single_thread=True,
+        more_facts=lambda net: {"logistic_regression_test_accuracy": _logistic_baseline(net, x, y, train, test, seed)})
     facts = {**facts, "recipe": recipe, **_notes(table, target, categories)}  # "recipe": as a cached load reports it
     return ZooModel(
         name="german_credit_mlp", model=model, inputs=x[test], labels=y[test], class_names=list(CLASS_NAMES),

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
-from typing import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
+
+from .cache import cached_weights
 
 
 def init_weights(model: nn.Module, seed: int) -> nn.Module:
@@ -52,6 +54,26 @@ def split(n: int, test_fraction: float, seed: int, labels: np.ndarray) -> tuple[
     from sklearn.model_selection import train_test_split
 
     return train_test_split(np.arange(n), test_size=test_fraction, random_state=seed, stratify=labels)
+
+
+def cached_classifier(name: str, recipe: dict, model: nn.Module, x: torch.Tensor, y: torch.Tensor, train: np.ndarray,
+                      test: np.ndarray, *, epochs: int, lr: float, batch_size: int, seed: int, weight_decay: float = 0.0,
+                      single_thread: bool = False, held_out: torch.Tensor | None = None,
+                      more_facts: Callable[[nn.Module], dict] | None = None) -> dict:
+    """`model` trained on x[train] by `fit_classifier`, or its weights loaded from the cache for
+    (name, recipe); left in eval mode. Returns the facts: held-out accuracy on x[test] (against
+    `held_out` labels when given), the training size, and `more_facts(model)` when training."""
+    def train_model(net: nn.Module) -> dict:
+        with one_thread() if single_thread else nullcontext():
+            fit_classifier(net, x[train], y[train], epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+                           weight_decay=weight_decay)
+        labels = y[test] if held_out is None else held_out
+        facts = {"test_accuracy": accuracy(net, x[test], labels), "train_size": len(train)}
+        return {**facts, **(more_facts(net) if more_facts is not None else {})}
+
+    facts = cached_weights(name, recipe, model, train_model)
+    model.eval()
+    return facts
 
 
 @contextmanager

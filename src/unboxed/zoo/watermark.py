@@ -23,9 +23,8 @@ import torch
 from ..errors import InputError
 from ..random import torch_generator
 from .base import ZooModel
-from .cache import cached_weights
 from .digits import IMAGE_SIZE, DigitsCNN, digits_cnn, digits_images
-from .training import accuracy, fit_classifier, init_weights, split
+from .training import accuracy, cached_classifier, init_weights, split
 
 TAG_ROWS = slice(0, 4)  # a 4x4 bright square in the corner: 1.6% of the image, where digits hardly ever draw
 TAG_COLUMNS = slice(0, 4)
@@ -73,15 +72,9 @@ def _train_digits(name: str, recipe: dict, images: torch.Tensor, labels: torch.T
                   lr: float = 3e-3, batch_size: int = 16) -> tuple[DigitsCNN, dict]:
     """A DigitsCNN trained like `digits_cnn` (Adam, cosine schedule; its lr and batch size by default), cached."""
     model = init_weights(DigitsCNN(), seed)
-    held_out = labels[test] if test_labels is None else test_labels
-
-    def train_model(net):
-        fit_classifier(net, images[train], labels[train], epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
-        return {"test_accuracy": accuracy(net, images[test], held_out),
-                "train_accuracy": accuracy(net, images[train], labels[train]), "train_size": len(train)}
-
-    facts = cached_weights(name, recipe, model, train_model)
-    model.eval()
+    facts = cached_classifier(name, recipe, model, images, labels, train, test, epochs=epochs, lr=lr, batch_size=batch_size,
+                              seed=seed, held_out=test_labels,
+                              more_facts=lambda net: {"train_accuracy": accuracy(net, images[train], labels[train])})
     return model, facts
 
 
