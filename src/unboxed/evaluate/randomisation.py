@@ -19,7 +19,7 @@ deviation (`init="normal"`). Buffers (BatchNorm statistics) are kept.
 
 Maps are compared as Adebayo et al. do, on |a| by default (`absolute`), summed over the channels
 of images, with Spearman rank correlation, SSIM and top-k overlap (`similarity.py`); `similarity`
-picks the one that gives the scores. Lower similarity is better (the map depends on the model).
+picks the one that gives the scores, and the only one computed unless `all_measures=True`. Lower similarity is better (the map depends on the model).
 """
 from __future__ import annotations
 
