@@ -94,24 +94,31 @@ class _Recorder(TorchFunctionMode):
 
 
 class _Rescale(torch.autograd.Function):
-    """y = f(x) with the rescale multiplier (f(x) - f(x')) / (x - x') as its backward."""
+    """y = f(x) with the rescale multiplier (f(x) - f(x')) / (x - x') as its backward. For the ReLU
+    family the multiplier is computed in forward and is all that is kept (the gradient's 0/1 where
+    x and x' coincide): one tensor saved per activation, as plain backprop saves."""
 
     @staticmethod
     def forward(ctx, inputs, reference, compute, clamp):
         output = compute(inputs)
         ctx.compute, ctx.clamp = compute, clamp
-        ctx.save_for_backward(inputs, reference, output, compute(reference))
+        if clamp is not None:
+            slope = _GRADIENT.backward(torch.ones((), dtype=inputs.dtype, device=inputs.device).expand_as(inputs),
+                                       inputs, *clamp)
+            ctx.save_for_backward(_rescaled(output - compute(reference), inputs - reference, slope))
+        else:
+            ctx.save_for_backward(inputs, reference, output, compute(reference))
         return output
 
     @staticmethod
     def backward(ctx, grad):
+        if ctx.clamp is not None:
+            (multiplier,) = ctx.saved_tensors
+            return grad * multiplier, None, None, None
         inputs, reference, output, reference_output = ctx.saved_tensors
-        if ctx.clamp is not None:  # the ReLU family: its gradient from aten's fused kernel
-            plain = _GRADIENT.backward(grad, inputs, *ctx.clamp)
-        else:
-            with torch.enable_grad(), suspended():
-                leaf = inputs.detach().requires_grad_(True)
-                (plain,) = torch.autograd.grad(ctx.compute(leaf), leaf, grad)
+        with torch.enable_grad(), suspended():
+            leaf = inputs.detach().requires_grad_(True)
+            (plain,) = torch.autograd.grad(ctx.compute(leaf), leaf, grad)
         return _rescaled(grad * (output - reference_output), inputs - reference, plain), None, None, None
 
 
