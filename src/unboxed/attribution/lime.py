@@ -222,8 +222,10 @@ class _Bins:
         # numpy's take is ~2x torch's here (these lookups are most of lime's sampling time); CPU tensors
         flat = flat.numpy()
         offset, slope, mean, scale, low, high = (torch.from_numpy(np.take(table.numpy(), flat)) for table in tables)
-        tiny = torch.finfo(uniform.dtype).tiny
-        z = torch.special.ndtri(torch.addcmul(offset, uniform, slope).clamp_(tiny, 1 - torch.finfo(uniform.dtype).eps))
+        # the inverse normal CDF as sqrt(2) erfinv(2p - 1): 4x faster than ndtri here; |z| <= 5.3 in float32
+        eps = torch.finfo(uniform.dtype).eps
+        cdf = torch.addcmul(offset, uniform, slope)
+        z = torch.erfinv(cdf.mul_(2).sub_(1).clamp_(-1 + eps, 1 - eps)).mul_(2**0.5)
         return torch.minimum(torch.maximum(mean + scale * z, low), high)
 
     @staticmethod
