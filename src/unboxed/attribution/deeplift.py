@@ -1,7 +1,8 @@
 """DeepLIFT with the rescale or reveal-cancel rule (Shrikumar et al. 2017), and DeepLIFT-SHAP over a baseline distribution.
 
 Each nonlinearity y = f(x) back-propagates the multiplier (f(x) - f(x')) / (x - x') of the input
-and its reference x' (the gradient where x and x' nearly coincide); linear ops (conv, linear,
+and its reference x' (the gradient where x and x' coincide: exactly, for the ReLU family, whose
+quotient is otherwise always defined; within 1e-10 for smooth activations); linear ops (conv, linear,
 BatchNorm in eval, pooling by averages, sums) keep their ordinary gradient, which is their
 multiplier. Max pooling routes each output's difference to the positions that won in the input
 and in the reference (Captum's rule), divided by the input difference there. The attributions
@@ -103,9 +104,7 @@ class _Rescale(torch.autograd.Function):
         output = compute(inputs)
         ctx.compute, ctx.clamp = compute, clamp
         if clamp is not None:
-            slope = _GRADIENT.backward(torch.ones((), dtype=inputs.dtype, device=inputs.device).expand_as(inputs),
-                                       inputs, *clamp)
-            ctx.save_for_backward(_rescaled(output - compute(reference), inputs - reference, slope))
+            ctx.save_for_backward(_piecewise_linear_multiplier(inputs, reference, output, compute, clamp))
         else:
             ctx.save_for_backward(inputs, reference, output, compute(reference))
         return output
@@ -152,6 +151,20 @@ class _RescalePool(torch.autograd.Function):
         routed = torch.zeros(inputs.shape[:2] + (inputs[0, 0].numel(),), dtype=grad.dtype, device=grad.device)
         routed.scatter_add_(2, torch.cat([winners, reference_winners], 2), torch.cat(parts, 2))
         return routed.view_as(inputs), None, None
+
+
+def _piecewise_linear_multiplier(inputs, reference, output, compute, clamp) -> torch.Tensor:
+    """(f(x) - f(x')) / (x - x') for the ReLU family, and its gradient where x == x'. On a linear
+    piece the quotient is exactly that piece's slope (0 or 1); across a kink it is the secant,
+    between the two, even when x and x' differ by less than EPS (no fallback needed there); only
+    x == x' gives 0/0. Five passes over the activations when no input equals its reference."""
+    quotient = (output - compute(reference)) / (inputs - reference)
+    undefined = flag(torch.ne, quotient, quotient)  # NaN != NaN: 1.0 exactly where x == x'
+    if not bool(undefined.any()):
+        return quotient
+    ones = torch.ones((), dtype=inputs.dtype, device=inputs.device).expand_as(inputs)
+    slope = _GRADIENT.backward(ones, inputs, *clamp)
+    return quotient.nan_to_num_(0.0).addcmul_(undefined, slope)
 
 
 def _rescaled(moved: torch.Tensor, delta_in: torch.Tensor, plain: torch.Tensor) -> torch.Tensor:
