@@ -66,6 +66,10 @@ class LinearOp:
             grad, like, weight, None, self.options["stride"], self.options["padding"], self.options["dilation"], False,
             [0] * (weight.ndim - 2), self.options["groups"], [True, False, False])[0]
 
+    def broadcast(self, bias: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """A bias (out_features,) shaped to add to outputs like `like` (channels first for conv)."""
+        return bias if self.kind == "linear" else bias.view(-1, *([1] * (like.ndim - 2)))
+
     def term(self, inputs: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
         """inputs * W^T grad: one term's share of the relevance (grad already divided by z)."""
         return inputs * self.backward(grad, weight, inputs)
@@ -184,11 +188,19 @@ class ZPlus(Rule):
         self.eps, self.bias = float(eps), bool(bias)
 
     def relevance(self, op, x, z, relevance):
-        wp, wn = op.weight.clamp(min=0), op.weight.clamp(max=0)
-        xp, xn = _signed_parts(x)
         bias = _positive(op.bias) if self.bias else None
-        grad = relevance / stabilise(op.forward(xp, wp, bias) + _forward(op, xn, wn, None), self.eps)
-        return op.term(xp, wp, grad) + _term(op, xn, wn, grad)
+        if bool(x.min() >= 0):  # after a ReLU: the one term (x, W+)
+            wp = op.weight.clamp(min=0)
+            return op.term(x, wp, relevance / stabilise(op.forward(x, wp, bias), self.eps))
+        # Both signs: x+ W+ + x- W- = (x W + |x| |W|) / 2, and x W is the layer's own output less its
+        # bias, so one convolution serves where the two terms took two (the same holds backward).
+        x_abs, w_abs = x.abs(), op.weight.abs()
+        plain = z if op.bias is None else z - op.broadcast(op.bias, z)
+        positive = (plain + op.forward(x_abs, w_abs, None)) / 2
+        if bias is not None:
+            positive = positive + op.broadcast(bias, z)
+        grad = relevance / stabilise(positive, self.eps)
+        return (op.term(x, op.weight, grad) + op.term(x_abs, w_abs, grad)) / 2
 
 
 class WSquare(Rule):
