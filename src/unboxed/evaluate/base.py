@@ -9,7 +9,7 @@ perturb the model or the inputs (robustness, randomisation) need the method. It 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..explainer import Explainer
 from ..explanation import Attribution, Explanation
 from ..model import ModelAdapter, adapt
-from ..targets import Target, resolve_target
+from ..targets import Target
 
 CATEGORIES = ("faithfulness", "robustness", "randomisation", "complexity", "localisation")
 _METRICS: dict[str, type["Metric"]] = {}
