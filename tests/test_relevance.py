@@ -154,6 +154,22 @@ def test_deeplift_agrees_with_captum_on_the_twin_and_is_right_on_the_original(te
     assert np.abs(theirs_original.reshape(4, -1).sum(1).numpy() - difference).max() > 1e-2
 
 
+@pytest.mark.parametrize("activation", [nn.ReLU(), nn.ReLU6(), nn.Hardtanh(-0.2, 2.0)])
+def test_deeplift_takes_the_gradient_where_a_unit_equals_its_reference_as_captum(activation):
+    """x1 - x2 + 0.5 is 0.5 both at x = (1, 1) and at the zero baseline: the unit's quotient is 0/0 and the
+    multiplier is the gradient by convention, 1 here, so x1 and x2 get +2 and -2 (their sum is
+    f(x) - f(x') = 0, which the convention does not change; completeness alone cannot see it)."""
+    model = nn.Sequential(nn.Linear(2, 1), activation, nn.Linear(1, 1)).double()
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[1.0, -1.0]])), model[0].bias.fill_(0.5)
+        model[2].weight.fill_(2.0), model[2].bias.zero_()
+    inputs = torch.tensor([[1.0, 1.0], [3.0, 1.0]], dtype=torch.float64)
+    ours = DeepLift(model).explain(inputs, target=0).values
+    np.testing.assert_allclose(ours[0], [2.0, -2.0])
+    if not isinstance(activation, nn.Hardtanh) or isinstance(activation, nn.ReLU6):  # Captum treats Hardtanh as linear
+        assert_close_relative(ours, oracles.captum_deeplift(model, inputs, 0), rtol=1e-12)
+
+
 def test_deeplift_shap_agrees_with_captum():
     model, inputs = models.relu_clone_maxpool(2)
     background = torch.rand(3, *inputs.shape[1:], generator=torch.Generator().manual_seed(0), dtype=inputs.dtype)

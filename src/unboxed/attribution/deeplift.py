@@ -31,7 +31,7 @@ from ..explanation import Attribution
 from ..taxonomy import Access, Engagement, Format, MethodInfo, Scope, register
 from ..targets import Target
 from ..validation import check_choice
-from .backward_rules import ActivationRule, _bounds
+from .backward_rules import _bounds
 from .base import AttributionExplainer
 from .canonizers import merged_batch_norm
 from .relevance_mode import (_SUSPENDED, ADDITIONS, CONVOLUTIONS, LINEAR, SUBTRACTIONS, UNARY_ACTIVATIONS, _conv_options,
@@ -125,8 +125,9 @@ class _RescalePool(torch.autograd.Function):
     """Max pooling: each output's difference goes to the winners in the input and in the reference
     (Captum's cross-maximum rule), divided by the input difference there; the plain gradient where
     that difference is ~0. `pool(x)` gives (output, flat indices of the winners within each channel).
-    Everything is computed per pooled output and gathered at its two winners, then added in one
-    scatter: nothing runs over the whole (larger) input but that scatter."""
+    Of the two winners only the one whose maximum is the larger gets a nonzero share (the other's
+    share is max(y, y') - max(y, y') = 0), so each output sends its whole difference to one place:
+    computed per pooled output, then added in one scatter."""
 
     @staticmethod
     def forward(ctx, inputs, reference, pool):
@@ -139,17 +140,17 @@ class _RescalePool(torch.autograd.Function):
     def backward(ctx, grad):
         inputs, reference, output, reference_output, winners, reference_winners = ctx.saved_tensors
         n = len(grad)
-        winners, reference_winners = (w.flatten(2).expand(n, -1, -1) for w in (winners, reference_winners))
-        flat_inputs, flat_reference = inputs.flatten(2), reference.flatten(2).expand(n, -1, -1)
-        top = torch.maximum(output, reference_output).flatten(2)
+        output, reference_output = output.flatten(2), reference_output.flatten(2)
+        winners, reference_winners = winners.flatten(2), reference_winners.flatten(2).expand(n, -1, -1)
+        # at the input's winner x = y; at the reference's winner x' = y'
+        at_input = output - reference.flatten(2).expand(n, -1, -1).gather(2, winners)
+        at_reference = inputs.flatten(2).gather(2, reference_winners) - reference_output
+        input_wins = flag(torch.ge, output, reference_output)
+        where = reference_winners + input_wins.long() * (winners - reference_winners)  # integers: exact
         grad = grad.flatten(2)
-        parts = []
-        for at, moved, plain in ((winners, grad * (top - reference_output.flatten(2)), grad),
-                                 (reference_winners, grad * (output.flatten(2) - top), torch.zeros_like(grad))):
-            delta = flat_inputs.gather(2, at) - flat_reference.gather(2, at)
-            parts.append(_rescaled(moved, delta, plain))
+        moved = _rescaled(grad * (output - reference_output), choose(input_wins, at_input, at_reference), grad * input_wins)
         routed = torch.zeros(inputs.shape[:2] + (inputs[0, 0].numel(),), dtype=grad.dtype, device=grad.device)
-        routed.scatter_add_(2, torch.cat([winners, reference_winners], 2), torch.cat(parts, 2))
+        routed.scatter_add_(2, where, moved)
         return routed.view_as(inputs), None, None
 
 
@@ -158,13 +159,17 @@ def _piecewise_linear_multiplier(inputs, reference, output, compute, clamp) -> t
     piece the quotient is exactly that piece's slope (0 or 1); across a kink it is the secant,
     between the two, even when x and x' differ by less than EPS (no fallback needed there); only
     x == x' gives 0/0. Five passes over the activations when no input equals its reference."""
-    quotient = (output - compute(reference)) / (inputs - reference)
-    undefined = flag(torch.ne, quotient, quotient)  # NaN != NaN: 1.0 exactly where x == x'
-    if not bool(undefined.any()):
+    # few fresh activation-sized tensors: on a CPU each costs its page faults, more than the arithmetic
+    difference = inputs - reference
+    quotient = (output - compute(reference)).div_(difference)
+    if not bool(quotient.sum().isnan()):  # a NaN anywhere makes the sum NaN; a sum is ~10x faster than any()
         return quotient
-    ones = torch.ones((), dtype=inputs.dtype, device=inputs.device).expand_as(inputs)
-    slope = _GRADIENT.backward(ones, inputs, *clamp)
-    return quotient.nan_to_num_(0.0).addcmul_(undefined, slope)
+    low, high = clamp
+    # the gradient of clamp(x, low, high) where x == x' (quotient NaN): 1 strictly inside, as aten's backward
+    slope = torch.ne(quotient, quotient, out=difference).mul_(flag(torch.gt, inputs, low))
+    if high != float("inf"):
+        slope.mul_(flag(torch.lt, inputs, high))
+    return quotient.nan_to_num_(0.0).add_(slope)
 
 
 def _rescaled(moved: torch.Tensor, delta_in: torch.Tensor, plain: torch.Tensor) -> torch.Tensor:
@@ -174,7 +179,6 @@ def _rescaled(moved: torch.Tensor, delta_in: torch.Tensor, plain: torch.Tensor) 
     return choose(flag(torch.lt, delta_in.abs(), EPS), plain, quotient)
 
 
-_GRADIENT = ActivationRule()
 
 
 class _Replay(TorchFunctionMode):
