@@ -170,6 +170,31 @@ def test_tabular_sampler_follows_lime_tabular(cancer_train):
     assert int(entropy.bins.n_bins.max()) <= 8 and bool((entropy.bins.n_bins >= 2).all())
 
 
+def test_rows_share_lime_tabular_samples_which_do_not_depend_on_the_row(cancer, cancer_train):
+    """lime_tabular draws from the training data, not around the row: the rows of one call share one
+    draw (the model sees n + rows inputs, not n x rows), each row's answer is the one it gets alone,
+    and its neighbourhood is lime's: bins drawn with the training frequencies. Drawn around the
+    row, or with shared_samples=False, every row draws its own."""
+    x, calls = cancer.inputs[:6].double(), []
+
+    def counted(batch):
+        calls.append(len(batch))
+        return margin_of(cancer.model)(batch)
+
+    shared = Lime(counted, background=cancer_train[0], n_samples=400, seed=3)
+    together = shared.explain(x, target=0)
+    assert sum(calls) - len(x) == 399 + len(x)  # the target check's row, the shared draws, then each row
+    alone = np.concatenate([shared.explain(x[i : i + 1], target=0).values for i in range(len(x))])
+    np.testing.assert_allclose(alone, together.values, rtol=0, atol=1e-6 * np.abs(together.values).max())  # float32 sums
+    hood = shared.neighbourhood(game_for(shared, x, target=0))
+    same_bin = hood.representation[:, 1:]  # one draw seen from every row: each bin the row's a quarter of the time
+    assert abs(float(same_bin.mean()) - 0.25) < 0.02 and not torch.equal(same_bin[0], same_bin[1])
+    for settings in ({"shared_samples": False}, {"discretize_continuous": False, "sample_around_instance": True}):
+        calls.clear()
+        Lime(counted, background=cancer_train[0], n_samples=400, seed=3, **settings).explain(x, target=0)
+        assert sum(calls) - len(x) == 400 * len(x)
+
+
 def test_categorical_columns_draw_training_values():
     data = np.c_[np.repeat([0.0, 1.0, 2.0], [10, 30, 60]), np.linspace(0, 1, 100)]
     masker = LimeTabularMasker(data, categorical_features=[0], discretize_continuous=False)

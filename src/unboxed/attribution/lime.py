@@ -20,9 +20,10 @@ from ..maskers import Features, Masker
 from ..random import torch_generator
 from ..taxonomy import Access, Engagement, Format, MethodInfo, Scope, register
 from ..validation import as_tensor, check_choice, check_positive_float, check_positive_int
+from ..targets import Target
 from .coalitions import CoalitionGame
 from .masked import MaskedExplainer
-from .surrogate import fit_surrogate, top_k, weighted_r2
+from .surrogate import fit_surrogate, top_k
 
 DISCRETIZERS = ("quartile", "decile", "entropy")
 COALITIONS = ("count", "bernoulli")
@@ -154,30 +155,47 @@ class LimeTabularMasker(Masker):
     def mask(self, inputs, features, rows, keep, out=None):
         raise InputError("LimeTabularMasker draws lime's neighbourhood (Lime, Lemna): it cannot remove features for other methods")
 
-    def sample(self, inputs: torch.Tensor, n: int, generator: torch.Generator, include_row: bool = True):
-        """(representation (rows, n, d) float64, model inputs (rows, n, d), distances (rows, n))."""
+    @property
+    def shareable(self) -> bool:
+        """Whether the samples do not depend on the row (not drawn around it), so rows can share them."""
+        return not self.around_instance or bool(self.binned.all())
+
+    def sample(self, inputs: torch.Tensor, n: int, generator: torch.Generator, include_row: bool = True,
+               shared: bool = False):
+        """(representation (rows, n, d) float64, model inputs (rows, n, d), distances (rows, n)).
+
+        `shared` (only where `shareable`): one set of samples for all rows, model inputs (1, n, d)
+        whose first sample is left to the caller (it is each row itself)."""
+        if shared and not self.shareable:
+            raise InputError("samples drawn around each row (sample_around_instance) cannot be shared between rows")
         x = inputs.detach().cpu().double()
         rows, columns = x.shape
-        shape, bins = (rows, n, columns), self.bins
+        shape, bins = (1 if shared else rows, n, columns), self.bins
         values = representation = torch.zeros(shape, dtype=torch.float64)
         if bool(self.binned.any()):
             # float32 draws: the values go to the model in its own precision, and millions of
             # float64 temporaries cost twice the memory traffic for nothing
             uniform = torch.rand(shape, generator=generator)
-            drawn = bins.draw(uniform)  # (rows, n, d)
+            drawn = bins.draw(uniform)  # (rows or 1, n, d)
             # the same number places the value in its bin; kept in the inputs' precision (the row goes in exactly)
             values = bins.value(drawn, uniform).to(inputs.dtype)
             # 1.0 where the bin is the row's (index -1: an unseen categorical value), written as float64 at once
-            representation = torch.eq(drawn, bins.index(x)[:, None, :], out=torch.empty(shape, dtype=torch.float64))
+            representation = torch.eq(drawn, bins.index(x)[:, None, :], out=torch.empty((rows, n, columns), dtype=torch.float64))
         if not bool(self.binned.all()):
             centre = x[:, None, :] if self.around_instance else self.mean
             continuous = torch.randn(shape, generator=generator, dtype=torch.float64) * self.scale + centre
             values = torch.where(self.binned, values, continuous)
             representation = torch.where(self.binned, representation, (continuous - self.mean) / self.scale)
+        representation = representation.expand(rows, n, columns).clone() if len(representation) < rows else representation
         row_representation = torch.where(self.binned, torch.ones_like(x), (x - self.mean) / self.scale)
         if include_row:
-            values[:, 0], representation[:, 0] = x, row_representation
-        distances = (representation - row_representation[:, None, :]).norm(dim=-1)
+            representation[:, 0] = row_representation
+            if not shared:
+                values[:, 0] = x
+        if bool(self.binned.all()):  # 0/1 features against the row's ones: the root of the mismatch count
+            distances = (columns - representation.sum(-1)).clamp_min_(0.0).sqrt_()
+        else:
+            distances = (representation - row_representation[:, None, :]).norm(dim=-1)
         return representation, values.to(inputs.device, inputs.dtype), distances
 
     def describe(self) -> dict[str, Any]:
@@ -307,7 +325,10 @@ class NeighbourhoodSampler:
     """Draws and evaluates the neighbourhood of every row of a game (shared by LIME and LEMNA).
 
     `coalitions`: "count" or "bernoulli" (see `draw_coalitions`); `kernel_width`: None for lime's
-    default for the features' kind (0.25 images, 25 text, 0.75 sqrt(d) tables).
+    default for the features' kind (0.25 images, 25 text, 0.75 sqrt(d) tables); `shared_samples`:
+    rows of a table share lime_tabular's samples, which do not depend on the row (unless drawn
+    around it): each row's neighbourhood is distributed as lime's, and the model sees n + rows
+    inputs instead of n x rows.
 
     >>> from unboxed import adapt
     >>> from unboxed.maskers import TabularMasker
@@ -320,8 +341,9 @@ class NeighbourhoodSampler:
     True
     """
 
-    def __init__(self, model, coalitions: str = "count", kernel_width: float | None = None):
+    def __init__(self, model, coalitions: str = "count", kernel_width: float | None = None, shared_samples: bool = True):
         self.model, self.coalitions = model, check_choice(coalitions, "coalitions", COALITIONS)
+        self.shared_samples = bool(shared_samples)
         self.kernel_width = None if kernel_width is None else check_positive_float(kernel_width, "kernel_width")
 
     def width_for(self, game: CoalitionGame) -> float:
@@ -333,8 +355,9 @@ class NeighbourhoodSampler:
         rows = game.n_rows
         active = torch.ones(rows, dtype=torch.bool) if active is None else active.cpu()
         if isinstance(game.masker, LimeTabularMasker):
-            representation, inputs, distances = game.masker.sample(game.inputs, n, generator, include_row)
-            scores = self._evaluate(game, inputs, active)
+            shared = self.shared_samples and game.masker.shareable
+            representation, inputs, distances = game.masker.sample(game.inputs, n, generator, include_row, shared)
+            scores = self._evaluate_shared(game, inputs[0], include_row) if shared else self._evaluate(game, inputs, active)
         else:
             counts = torch.as_tensor(np.asarray(game.features.counts))
             keep = draw_coalitions(counts, n, game.width, generator, self.coalitions, include_row)
@@ -357,21 +380,39 @@ class NeighbourhoodSampler:
             return (counts[:, None] - kept).clamp_min(0).sqrt()
         return scale * (1 - (kept / counts[:, None]).sqrt())
 
+    def _evaluate_shared(self, game: CoalitionGame, samples: torch.Tensor, include_row: bool) -> torch.Tensor:
+        """Target scores (rows, n) of samples (n, ...) shared by all rows (the first is each row itself
+        with `include_row`): the samples are evaluated once per target class among the rows."""
+        start = 1 if include_row else 0
+        scores = torch.zeros(game.n_rows, len(samples), dtype=torch.float64)
+        index = game.target.index
+        classes = [None] if index is None else index.unique().tolist()
+        for label in classes:
+            owners = slice(None) if label is None else index == label
+            target = game.target if label is None else Target(index=torch.tensor([label]))
+            scores[owners, start:] = self._scores(game, samples[start:], target)
+        if include_row:
+            scores[:, 0] = self._scores(game, game.inputs, game.target, one_each=False)
+        return scores
+
+    def _scores(self, game: CoalitionGame, samples: torch.Tensor, target: Target, one_each: bool = True) -> torch.Tensor:
+        """Target scores of model inputs in chunks; `one_each`: one target for all (else one per input)."""
+        step = max(1, game.coalitions_per_call)
+        parts = [self.model.evaluate(samples[i : i + step], target.repeat_each(len(samples[i : i + step])) if one_each
+                                     else target.take(slice(i, i + step))).detach() for i in range(0, len(samples), step)]
+        game.model_inputs += len(samples)
+        values = torch.cat(parts).to("cpu", torch.float64) if parts else torch.zeros(0, dtype=torch.float64)
+        if not bool(torch.isfinite(values).all()):
+            raise InputError("the model returned non-finite scores on LIME's samples of the training distribution")
+        return values
+
     def _evaluate(self, game: CoalitionGame, inputs: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
         """Target scores of drawn model inputs (rows, n, ...) of the active rows, in chunks."""
         rows, n = inputs.shape[:2]
         scores = torch.zeros(rows, n, dtype=torch.float64)
         which = active.nonzero()[:, 0]
         flat = inputs[which.to(inputs.device)].reshape(len(which) * n, *inputs.shape[2:])
-        owner = which.repeat_interleave(n)
-        step = max(1, game.coalitions_per_call)
-        parts = [self.model.evaluate(flat[i : i + step], game.target.take(owner[i : i + step])).detach()
-                 for i in range(0, len(flat), step)]
-        game.model_inputs += len(flat)
-        values = torch.cat(parts).to("cpu", torch.float64) if parts else torch.zeros(0, dtype=torch.float64)
-        if not bool(torch.isfinite(values).all()):
-            raise InputError("the model returned non-finite scores on LIME's samples of the training distribution")
-        scores[which] = values.view(len(which), n)
+        scores[which] = self._scores(game, flat, game.target.take(which.repeat_interleave(n)), one_each=False).view(len(which), n)
         return scores
 
 
@@ -386,7 +427,11 @@ class Lime(MaskedExplainer):
     - images, text, or any `masker`: coalitions of the masker's features, `coalitions` "count"
       (lime text) or "bernoulli" (lime image). Tables with a `background` (and no masker): lime
       tabular's sampler, with `discretize_continuous`, `discretizer`, `sample_around_instance`,
-      `categorical_features`, `training_labels` (see `LimeTabularMasker`).
+      `categorical_features`, `training_labels` (see `LimeTabularMasker`). lime_tabular's samples do
+      not depend on the row (unless drawn around it), so with `shared_samples` (default) the rows of
+      one call share them: each row's neighbourhood is distributed exactly as lime's, the model sees
+      n + rows inputs instead of n x rows, and a row's answer does not depend on the other rows in
+      the call; `shared_samples=False` draws every row its own.
     - `until_stable`: draw `n_samples` more per row in rounds until a row's `top_k` features stop
       changing between rounds, or it reached `max_samples`; rows that are stable stop drawing.
 
@@ -396,8 +441,8 @@ class Lime(MaskedExplainer):
     >>> from unboxed.maskers import TabularMasker
     >>> model = lambda x: x @ np.array([3.0, -1.0, 0.0])
     >>> result = Lime(model, masker=TabularMasker(fill=0.0), n_samples=200, alpha=0.0).explain(np.ones((1, 3)))
-    >>> np.round(result.values, 6).tolist(), round(result.surrogate["r2"][0], 6)
-    ([[3.0, -1.0, 0.0]], 1.0)
+    >>> np.round(result.values, 6).tolist() == [[3.0, -1.0, 0.0]], round(result.surrogate["r2"][0], 6)
+    (True, 1.0)
     """
 
     info = MethodInfo(
@@ -409,8 +454,8 @@ class Lime(MaskedExplainer):
                  kernel_width: float | None = None, alpha: float = 1.0, n_features: int | None = None,
                  coalitions: str = "count", discretize_continuous: bool = True, discretizer: str = "quartile",
                  sample_around_instance: bool = False, categorical_features: Sequence[int] = (),
-                 training_labels: Any = None, until_stable: bool = False, top_k: int = 5, max_samples: int = 10000,
-                 show_progress: bool = False, seed: int | None = 0):
+                 training_labels: Any = None, shared_samples: bool = True, until_stable: bool = False, top_k: int = 5,
+                 max_samples: int = 10000, show_progress: bool = False, seed: int | None = 0):
         if masker is None and background is not None:
             masker = LimeTabularMasker(background, discretize_continuous, discretizer, sample_around_instance,
                                        categorical_features, training_labels, seed=seed)
@@ -418,8 +463,8 @@ class Lime(MaskedExplainer):
         self.n_samples = check_positive_int(n_samples, "n_samples", minimum=2)
         self.alpha = check_positive_float(alpha, "alpha", allow_zero=True)
         self.n_features = None if n_features is None else check_positive_int(n_features, "n_features")
-        self.sampler = NeighbourhoodSampler(self.model, coalitions, kernel_width)
-        self.kernel_width, self.coalitions = kernel_width, coalitions
+        self.sampler = NeighbourhoodSampler(self.model, coalitions, kernel_width, shared_samples)
+        self.kernel_width, self.coalitions, self.shared_samples = kernel_width, coalitions, bool(shared_samples)
         self.discretize_continuous, self.discretizer = discretize_continuous, discretizer
         self.sample_around_instance = sample_around_instance
         self.until_stable, self.top_k = bool(until_stable), check_positive_int(top_k, "top_k")
@@ -436,21 +481,20 @@ class Lime(MaskedExplainer):
         generator = torch_generator(self.seed)
         hood = self.neighbourhood(game, generator)
         active = torch.arange(game.width)[None, :] < torch.as_tensor(np.asarray(game.features.counts))[:, None]
-        fit, _ = self._fit(hood, active)
+        fit, _, gram = self._fit(hood, active)
         drawn = torch.full((game.n_rows,), self.n_samples)
         drawing = torch.ones(game.n_rows, dtype=torch.bool)
         while self.until_stable and bool(drawing.any()) and int(drawn.max()) < self.max_samples:
             more = min(self.n_samples, self.max_samples - int(drawn.max()))
             hood = hood + self.sampler.draw(game, more, generator, include_row=False, active=drawing)
             drawn += more * drawing
-            previous, (fit, _) = fit, self._fit(hood, active)
+            previous, (fit, _, gram) = fit, self._fit(hood, active)
             same = (top_k(previous.coef, self.top_k, active) == top_k(fit.coef, self.top_k, active)).all(-1)
             drawing &= ~same
-        prediction = fit.predict(hood.representation)
         surrogate = {
             "intercept": fit.intercept.tolist(),
-            "r2": weighted_r2(hood.scores, prediction, hood.weights).tolist(),
-            "local_prediction": prediction[:, 0].tolist(),
+            "r2": gram.r2(fit.coef).tolist(),
+            "local_prediction": fit.predict(hood.representation[:, :1])[:, 0].tolist(),
             "n_samples": drawn.tolist(),
             "kernel_width": self.sampler.width_for(game),
         }

@@ -29,7 +29,7 @@ from torch.overrides import TorchFunctionMode
 from ..choosing import choose, flag
 from ..errors import InputError
 from .backward_rules import ActivationRule, _bounds, _RuledClamp
-from .relevance_rules import LinearOp, Rule, stabilise
+from .relevance_rules import LinearOp, Rule, ratio
 
 LINEAR = {F.linear, torch._C._nn.linear}
 CONVOLUTIONS = {F.conv1d, F.conv2d, F.conv3d, torch.conv1d, torch.conv2d, torch.conv3d}
@@ -103,8 +103,8 @@ class _Ratio(torch.autograd.Function):
         inputs, output = ctx.saved_tensors
         with torch.enable_grad(), suspended():
             leaf = inputs.detach().requires_grad_(True)
-            (grad,) = torch.autograd.grad(ctx.compute(leaf), leaf, relevance / stabilise(output, ctx.eps))
-        return inputs * grad, None, None
+            (grad,) = torch.autograd.grad(ctx.compute(leaf), leaf, ratio(relevance, output, ctx.eps))
+        return grad.mul_(inputs), None, None
 
 
 class _Split(torch.autograd.Function):
@@ -125,9 +125,9 @@ class _Split(torch.autograd.Function):
             b = ctx.sign * b
             up = flag(torch.ge, output, 0.0)
             first, second = choose(up, a.clamp(min=0), a.clamp(max=0)), choose(up, b.clamp(min=0), b.clamp(max=0))
-            share = relevance / stabilise(first + second, ctx.eps)
+            share = ratio(relevance, first + second, ctx.eps)
             return first * share, ctx.sign * second * share, None, None, None
-        share = relevance / stabilise(output, ctx.eps)
+        share = ratio(relevance, output, ctx.eps)
         return a * share, ctx.sign * b * share, None, None, None
 
 

@@ -41,6 +41,20 @@ def stabilise(z: torch.Tensor, eps: float) -> torch.Tensor:
     return z + torch.copysign(torch.tensor(eps, dtype=z.dtype, device=z.device), z)
 
 
+def ratio(relevance: torch.Tensor, z: torch.Tensor, eps: float) -> torch.Tensor:
+    """relevance / stabilise(z, eps), written into one new tensor where the shapes allow (each new
+    activation-sized tensor costs its page faults on a CPU, more than the arithmetic).
+
+    >>> ratio(torch.tensor([1.0, 1.0]), torch.tensor([-3.5, 0.0]), 0.5).tolist()
+    [-0.25, 2.0]
+    """
+    denominator = torch.copysign(torch.tensor(eps, dtype=z.dtype, device=z.device), z).add_(z)
+    tracked = torch.is_grad_enabled() and (relevance.requires_grad or denominator.requires_grad)
+    if tracked or denominator.shape != torch.broadcast_shapes(denominator.shape, relevance.shape):
+        return relevance / denominator
+    return torch.div(relevance, denominator, out=denominator)
+
+
 @dataclass
 class LinearOp:
     """One call of a linear layer (F.linear, F.conv1d/2d/3d): its input and settings, evaluated
@@ -72,7 +86,7 @@ class LinearOp:
 
     def term(self, inputs: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
         """inputs * W^T grad: one term's share of the relevance (grad already divided by z)."""
-        return inputs * self.backward(grad, weight, inputs)
+        return self.backward(grad, weight, inputs).mul_(inputs)
 
 
 def _signed_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -132,7 +146,7 @@ class Epsilon(Rule):
     def relevance(self, op, x, z, relevance):
         if not self.bias and op.bias is not None:
             z = op.forward(x, op.weight, None)
-        return op.term(x, op.weight, relevance / stabilise(z, self.eps))
+        return op.term(x, op.weight, ratio(relevance, z, self.eps))
 
 
 class Gamma(Rule):
@@ -151,8 +165,8 @@ class Gamma(Rule):
         xp, xn = _signed_parts(x)
         positive = op.forward(xp, up_w, up_b) + _forward(op, xn, down_w, None)
         negative = op.forward(xp, down_w, down_b) + _forward(op, xn, up_w, None)
-        grad_p = (z > 0) * relevance / stabilise(positive, self.eps)
-        grad_n = (z < 0) * relevance / stabilise(negative, self.eps)
+        grad_p = (z > 0) * ratio(relevance, positive, self.eps)
+        grad_n = (z < 0) * ratio(relevance, negative, self.eps)
         return (op.term(xp, up_w, grad_p) + _term(op, xn, down_w, grad_p)
                 + op.term(xp, down_w, grad_n) + _term(op, xn, up_w, grad_n))
 
@@ -171,10 +185,10 @@ class AlphaBeta(Rule):
         wp, wn = op.weight.clamp(min=0), op.weight.clamp(max=0)
         bp, bn = (_positive(op.bias), _negative(op.bias)) if self.bias else (None, None)
         xp, xn = _signed_parts(x)
-        grad_p = relevance / stabilise(op.forward(xp, wp, bp) + _forward(op, xn, wn, None), self.eps)
+        grad_p = ratio(relevance, op.forward(xp, wp, bp) + _forward(op, xn, wn, None), self.eps)
         result = self.alpha * (op.term(xp, wp, grad_p) + _term(op, xn, wn, grad_p))
         if self.beta:
-            grad_n = relevance / stabilise(op.forward(xp, wn, bn) + _forward(op, xn, wp, None), self.eps)
+            grad_n = ratio(relevance, op.forward(xp, wn, bn) + _forward(op, xn, wp, None), self.eps)
             result = result - self.beta * (op.term(xp, wn, grad_n) + _term(op, xn, wp, grad_n))
         return result
 
@@ -191,7 +205,7 @@ class ZPlus(Rule):
         bias = _positive(op.bias) if self.bias else None
         if bool(x.min() >= 0):  # after a ReLU: the one term (x, W+)
             wp = op.weight.clamp(min=0)
-            return op.term(x, wp, relevance / stabilise(op.forward(x, wp, bias), self.eps))
+            return op.term(x, wp, ratio(relevance, op.forward(x, wp, bias), self.eps))
         # Both signs: x+ W+ + x- W- = (x W + |x| |W|) / 2, and x W is the layer's own output less its
         # bias, so one convolution serves where the two terms took two (the same holds backward).
         x_abs, w_abs = x.abs(), op.weight.abs()
@@ -199,7 +213,7 @@ class ZPlus(Rule):
         positive = (plain + op.forward(x_abs, w_abs, None)) / 2
         if bias is not None:
             positive = positive + op.broadcast(bias, z)
-        grad = relevance / stabilise(positive, self.eps)
+        grad = ratio(relevance, positive, self.eps)
         return (op.term(x, op.weight, grad) + op.term(x_abs, w_abs, grad)) / 2
 
 
@@ -214,7 +228,7 @@ class WSquare(Rule):
     def relevance(self, op, x, z, relevance):
         ones = torch.ones_like(x[:1])  # every input gets the same denominator: computed for one, broadcast
         square = op.weight ** 2
-        grad = relevance / stabilise(op.forward(ones, square, None if op.bias is None else op.bias ** 2), self.eps)
+        grad = ratio(relevance, op.forward(ones, square, None if op.bias is None else op.bias ** 2), self.eps)
         return op.backward(grad, square, x)
 
 
@@ -228,7 +242,7 @@ class Flat(Rule):
 
     def relevance(self, op, x, z, relevance):
         ones, flat = torch.ones_like(x[:1]), torch.ones_like(op.weight)  # the same denominator for every input
-        return op.backward(relevance / stabilise(op.forward(ones, flat, None), self.eps), flat, x)
+        return op.backward(ratio(relevance, op.forward(ones, flat, None), self.eps), flat, x)
 
 
 class ZBox(Rule):
@@ -245,7 +259,7 @@ class ZBox(Rule):
         high = torch.as_tensor(self.high, dtype=x.dtype, device=x.device).expand_as(x)
         wp, wn = op.weight.clamp(min=0), op.weight.clamp(max=0)
         total = op.forward(x, op.weight, op.bias) - op.forward(low, wp, _positive(op.bias)) - op.forward(high, wn, _negative(op.bias))
-        grad = relevance / stabilise(total, self.eps)
+        grad = ratio(relevance, total, self.eps)
         return op.term(x, op.weight, grad) - op.term(low, wp, grad) - op.term(high, wn, grad)
 
 

@@ -32,32 +32,46 @@ class LinearFit:
 @dataclass
 class WeightedGram:
     """The weighted, centred normal equations of a least-squares problem: gram @ coef = moment
-    (see `weighted_gram`); `intercept(coef)` is the intercept that goes with coefficients."""
+    (see `weighted_gram`); `intercept(coef)` is the intercept that goes with coefficients, `r2(coef)`
+    their weighted R^2 on the same samples."""
 
     gram: torch.Tensor  # (..., p, p): xc' W xc
     moment: torch.Tensor  # (..., p): xc' W yc
     x_mean: torch.Tensor  # (..., p) weighted means, to recover the intercept
     y_mean: torch.Tensor  # (...)
+    y_spread: torch.Tensor  # (...): yc' W yc
 
     def intercept(self, coef: torch.Tensor) -> torch.Tensor:
         return self.y_mean - (self.x_mean * coef).sum(-1)
+
+    def r2(self, coef: torch.Tensor) -> torch.Tensor:
+        """Weighted R^2 of the linear model `coef` (with its intercept), as `weighted_r2` of its
+        predictions: the residual sum is yc'Wyc - 2 coef.moment + coef'gram coef, so no sample is read."""
+        fitted = (coef[..., None, :] @ self.gram @ coef[..., :, None])[..., 0, 0]
+        residual = (self.y_spread - 2 * (coef * self.moment).sum(-1) + fitted).clamp_min(0.0)
+        exact = residual <= 1e-30 * self.y_spread.abs().clamp_min(1.0)
+        return torch.where(self.y_spread > 0, 1 - residual / self.y_spread.clamp_min(1e-300), exact.to(coef.dtype))
 
 
 def weighted_gram(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor) -> WeightedGram:
     """Centre `x` and `y` on their weighted means and form the weighted normal equations.
 
+    Centring is applied to the products (x'Wx - total mean mean'), not to a copy of `x`: one pass
+    over the samples, which are most of a batched LIME's memory.
+
     >>> g = weighted_gram(torch.tensor([[[0.0], [2.0]]]), torch.tensor([[1.0, 5.0]]), torch.tensor([[1.0, 1.0]]))
-    >>> g.gram.tolist(), g.moment.tolist(), g.y_mean.tolist()
-    ([[[2.0]]], [[4.0]], [3.0])
+    >>> g.gram.tolist(), g.moment.tolist(), g.y_mean.tolist(), g.y_spread.tolist()
+    ([[[2.0]]], [[4.0]], [3.0], [8.0])
     """
     total = weights.sum(-1).clamp_min(torch.finfo(weights.dtype).tiny)
-    x_mean = (weights[..., None, :] @ x)[..., 0, :] / total[..., None]
-    y_mean = (weights * y).sum(-1) / total
-    centred = x - x_mean[..., None, :]
-    weighted = centred * weights[..., None]
-    gram = weighted.transpose(-1, -2) @ centred
-    moment = (weighted.transpose(-1, -2) @ (y - y_mean[..., None])[..., None])[..., 0]
-    return WeightedGram(gram, moment, x_mean, y_mean)
+    weighted = x * weights[..., None]
+    weighted_y = weights * y
+    x_mean = weighted.sum(-2) / total[..., None]
+    y_mean = weighted_y.sum(-1) / total
+    gram = weighted.transpose(-1, -2) @ x - total[..., None, None] * x_mean[..., :, None] * x_mean[..., None, :]
+    moment = (weighted_y[..., None, :] @ x)[..., 0, :] - total[..., None] * x_mean * y_mean[..., None]
+    y_spread = (weights * (y - y_mean[..., None]) ** 2).sum(-1)
+    return WeightedGram(gram, moment, x_mean, y_mean, y_spread)
 
 
 def solve_gram(gram: WeightedGram, alpha: float = 1.0, active: torch.Tensor | None = None) -> LinearFit:
@@ -133,21 +147,22 @@ def top_k(importance: torch.Tensor, k: int, active: torch.Tensor | None = None) 
 
 def fit_surrogate(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, alpha: float = 1.0,
                   n_features: int | None = None, active: torch.Tensor | None = None,
-                  selection_alpha: float = 0.01) -> tuple[LinearFit, torch.Tensor]:
+                  selection_alpha: float = 0.01) -> tuple[LinearFit, torch.Tensor, WeightedGram]:
     """LIME's local model: weighted ridge, optionally on the `n_features` "highest weights" only.
 
     Selection ranks features by |coef * x_0| of a ridge fit with `selection_alpha` on all of them
     (x_0 is the first sample, the explained row itself), then refits on the chosen ones.
-    Returns the fit and the mask of the features used.
+    Returns the fit, the mask of the features used, and the normal equations (`gram.r2(fit.coef)`
+    is the fit's weighted R^2).
 
     >>> x = torch.tensor([[[1.0, 1.0], [0.0, 1.0], [1.0, 0.0], [0.0, 0.0]]], dtype=torch.float64)
-    >>> fit, used = fit_surrogate(x, 2 * x[..., 0], torch.ones(1, 4, dtype=torch.float64), 0.0, n_features=1)
-    >>> used.tolist(), [round(v, 6) for v in fit.coef[0].tolist()]
-    ([[True, False]], [2.0, 0.0])
+    >>> fit, used, gram = fit_surrogate(x, 2 * x[..., 0], torch.ones(1, 4, dtype=torch.float64), 0.0, n_features=1)
+    >>> used.tolist(), [round(v, 6) for v in fit.coef[0].tolist()], [round(v, 6) for v in gram.r2(fit.coef).tolist()]
+    ([[True, False]], [2.0, 0.0], [1.0])
     """
     used = torch.ones(x.shape[:-2] + x.shape[-1:], dtype=torch.bool, device=x.device) if active is None else active
     gram = weighted_gram(x, y, weights)
     if n_features is not None and n_features < x.shape[-1]:
         first = solve_gram(gram, selection_alpha, used)
         used = top_k(first.coef * x[..., 0, :], n_features, used)
-    return solve_gram(gram, alpha, used), used
+    return solve_gram(gram, alpha, used), used, gram
