@@ -170,6 +170,20 @@ def test_deeplift_takes_the_gradient_where_a_unit_equals_its_reference_as_captum
         assert_close_relative(ours, oracles.captum_deeplift(model, inputs, 0), rtol=1e-12)
 
 
+def test_deeplift_through_smooth_activations_agrees_with_captum_and_adds_up():
+    """Tanh, sigmoid and ELU take the rescale multiplier (f(x) - f(x')) / (x - x'), and the gradient
+    where a unit equals its reference (here: x1 = x2 against the zero baseline)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 4), nn.Sigmoid(), nn.Linear(4, 3), nn.ELU(),
+                          nn.Linear(3, 2)).double()
+    with torch.no_grad():
+        model[0].weight[0] = torch.tensor([1.0, -1.0, 0.0])  # unit 0 sees x1 - x2: at its reference when x1 = x2
+    inputs = torch.tensor([[1.0, 1.0, 0.5], [0.3, -2.0, 1.5]], dtype=torch.float64)
+    ours = DeepLift(model).explain(inputs, target=1)
+    assert_close_relative(ours.values, oracles.captum_deeplift(model, inputs, 1), rtol=1e-9)
+    np.testing.assert_allclose(ours.values.sum(1), ours.scores - ours.base, rtol=1e-10)
+
+
 def test_deeplift_shap_agrees_with_captum():
     model, inputs = models.relu_clone_maxpool(2)
     background = torch.rand(3, *inputs.shape[1:], generator=torch.Generator().manual_seed(0), dtype=inputs.dtype)

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ..choosing import choose, flag
+from ..choosing import flag
 from ..errors import InputError
 from ..explanation import Attribution
 from ..taxonomy import Access, Engagement, Format, MethodInfo, Scope, register
@@ -118,7 +118,7 @@ class _Rescale(torch.autograd.Function):
         with torch.enable_grad(), suspended():
             leaf = inputs.detach().requires_grad_(True)
             (plain,) = torch.autograd.grad(ctx.compute(leaf), leaf, grad)
-        return _rescaled(grad * (output - reference_output), inputs - reference, plain), None, None, None
+        return _rescaled((output - reference_output).mul_(grad), inputs - reference, plain), None, None, None
 
 
 class _RescalePool(torch.autograd.Function):
@@ -142,13 +142,17 @@ class _RescalePool(torch.autograd.Function):
         n = len(grad)
         output, reference_output = output.flatten(2), reference_output.flatten(2)
         winners, reference_winners = winners.flatten(2), reference_winners.flatten(2).expand(n, -1, -1)
-        # at the input's winner x = y; at the reference's winner x' = y'
-        at_input = output - reference.flatten(2).expand(n, -1, -1).gather(2, winners)
-        at_reference = inputs.flatten(2).gather(2, reference_winners) - reference_output
-        input_wins = flag(torch.ge, output, reference_output)
-        where = reference_winners + input_wins.long() * (winners - reference_winners)  # integers: exact
+        # x - x' at the input's winner (where x = y), and at the reference's (where x' = y'); computed in
+        # place wherever possible: each new tensor costs its page faults, as much as the arithmetic
+        at_input = reference.flatten(2).expand(n, -1, -1).gather(2, winners)
+        at_input = torch.sub(output, at_input, out=at_input)
+        delta = inputs.flatten(2).gather(2, reference_winners).sub_(reference_output)
+        wins = torch.ge(output, reference_output)
+        input_wins = wins.to(output.dtype)
+        delta.lerp_(at_input, input_wins)
+        where = (winners - reference_winners).mul_(wins).add_(reference_winners)  # integers: exact
         grad = grad.flatten(2)
-        moved = _rescaled(grad * (output - reference_output), choose(input_wins, at_input, at_reference), grad * input_wins)
+        moved = _rescaled((output - reference_output).mul_(grad), delta, grad * input_wins)
         routed = torch.zeros(inputs.shape[:2] + (inputs[0, 0].numel(),), dtype=grad.dtype, device=grad.device)
         routed.scatter_add_(2, where, moved)
         return routed.view_as(inputs), None, None
@@ -174,11 +178,10 @@ def _piecewise_linear_multiplier(inputs, reference, output, compute, clamp) -> t
 
 def _rescaled(moved: torch.Tensor, delta_in: torch.Tensor, plain: torch.Tensor) -> torch.Tensor:
     """moved / delta_in, and the plain gradient where the input hardly differs from its reference
-    (the quotient computed there, maybe inf or NaN, is zeroed first and then discarded)."""
-    quotient = (moved / delta_in).nan_to_num_(0.0, 0.0, 0.0)
-    return choose(flag(torch.lt, delta_in.abs(), EPS), plain, quotient)
-
-
+    (the quotient computed there, maybe inf or NaN, is zeroed first and then discarded). Overwrites
+    `moved` and `delta_in`, which the callers make for it."""
+    quotient = moved.div_(delta_in).nan_to_num_(0.0, 0.0, 0.0)
+    return quotient.lerp_(plain, torch.lt(delta_in.abs_(), EPS, out=delta_in))
 
 
 class _Replay(TorchFunctionMode):
