@@ -28,6 +28,8 @@ class Target:
                 raise InputError(f"target callable must return one score per sample, shape ({outputs.shape[0]},); got {shape}")
             return scores
         flat = outputs.reshape(outputs.shape[0], -1)
+        if self.index.stride(0) == 0 and len(self.index) == len(flat) > 0:  # one class for all (repeat_each): a column
+            return flat[:, int(self.index[0])]
         return flat.gather(1, self.index.to(flat.device)[:, None])[:, 0]
 
     def take(self, rows: torch.Tensor | slice) -> "Target":
@@ -47,9 +49,22 @@ class Target:
         One class for all is a broadcast view (no index per input)."""
         if self.index is None or times == 1:
             return self
-        if len(self.index) and bool((self.index == self.index[0]).all()):
-            return Target(index=self.index[:1].expand(len(self.index) * times))
+        one = self.single_class()
+        if one is not None:
+            return Target(index=one.expand(len(self.index) * times))
         return Target(index=self.index.repeat_interleave(times))
+
+    def single_class(self) -> torch.Tensor | None:
+        """The class index (shape (1,)) when every sample has the same one, else None.
+
+        >>> Target(index=torch.tensor([2, 2])).single_class().tolist(), Target(index=torch.tensor([0, 1])).single_class()
+        ([2], None)
+        """
+        if self.index is None or not len(self.index):
+            return None
+        if self.index.stride(0) == 0 or bool((self.index == self.index[0]).all()):
+            return self.index[:1]
+        return None
 
     def as_list(self) -> list | str:
         """A JSON-friendly description, for provenance."""

@@ -64,13 +64,16 @@ class CoalitionGame:
         n_background, step = self.masker.n_background, self.coalitions_per_call
         starts = range(0, len(rows), step)
         targets = self.target.take(rows.cpu())  # one per coalition; each stands for n_background inputs
+        one_class = targets.single_class()  # decided once: a broadcast index per chunk, no per-chunk check
         # written in place: small results kept alive per chunk fragment the heap under the big
         # temporaries, which then take fresh pages every chunk (measured: 20% of a small model's time)
         value, batch = torch.empty(len(rows), dtype=torch.float64), None
         for start in tqdm(starts, desc=self.label, unit="batch", disable=not self.show_progress or len(starts) < 2):
             part = slice(start, start + step)
             batch = self.masker.mask(self.inputs, self.features, rows[part], keep[part], out=batch)
-            scores = self.model.evaluate(batch, targets.take(part).repeat_each(n_background))
+            count = min(step, len(rows) - start) * n_background
+            target = Target(index=one_class.expand(count)) if one_class is not None else targets.take(part).repeat_each(n_background)
+            scores = self.model.evaluate(batch, target)
             # summed in float64 without a float64 copy of the scores; done with the batch after this
             value[part] = scores.detach().view(-1, n_background).sum(1, dtype=torch.float64).cpu() / n_background
         self.model_inputs += len(rows) * n_background

@@ -137,11 +137,12 @@ class TabularMasker(Masker):
         keep_columns = columns.to(inputs.dtype)
         background = self.background.to(inputs)
         shape = (len(rows), self.n_background, inputs.shape[1])
-        fits = out is not None and out.is_contiguous() and out.numel() >= np.prod(shape) and out.dtype == inputs.dtype
+        size = shape[0] * shape[1] * shape[2]
+        fits = out is not None and out.is_contiguous() and out.numel() >= size and out.dtype == inputs.dtype
         # written over the last batch when it fits: for a small model, fresh memory per batch costs
         # as much as the masking; lerp is exact at weights 0 and 1 and faster than a broadcast where
         masked = torch.lerp(background[None], inputs[rows][:, None, :], keep_columns[:, None, :],
-                            out=out.view(-1)[: int(np.prod(shape))].view(shape) if fits else None)
+                            out=out.view(-1)[:size].view(shape) if fits else None)
         return masked.view(-1, inputs.shape[1])
 
     def describe(self) -> dict[str, Any]:
