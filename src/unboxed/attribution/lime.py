@@ -18,9 +18,9 @@ import torch
 from ..errors import InputError
 from ..maskers import Features, Masker
 from ..random import torch_generator
+from ..targets import Target
 from ..taxonomy import Access, Engagement, Format, MethodInfo, Scope, register
 from ..validation import as_tensor, check_choice, check_positive_float, check_positive_int
-from ..targets import Target
 from .coalitions import CoalitionGame
 from .masked import MaskedExplainer
 from .surrogate import fit_surrogate, top_k
