@@ -169,11 +169,13 @@ def _piecewise_linear_multiplier(inputs, reference, output, compute, clamp) -> t
     if not bool(quotient.sum().isnan()):  # a NaN anywhere makes the sum NaN; a sum is ~10x faster than any()
         return quotient
     low, high = clamp
-    # the gradient of clamp(x, low, high) where x == x' (quotient NaN): 1 strictly inside, as aten's backward
-    slope = torch.ne(quotient, quotient, out=difference).mul_(flag(torch.gt, inputs, low))
+    # where x == x' the gradient of clamp(x, low, high) (1 strictly inside, as aten's backward) is the
+    # reference's own: computed on the reference, one copy when it is shared
+    slope = flag(torch.gt, reference, low)
     if high != float("inf"):
-        slope.mul_(flag(torch.lt, inputs, high))
-    return quotient.nan_to_num_(0.0).add_(slope)
+        slope.mul_(flag(torch.lt, reference, high))
+    undefined = torch.eq(difference, 0.0, out=difference)  # exactly where the quotient is 0/0
+    return quotient.nan_to_num_(0.0).addcmul_(undefined, slope)
 
 
 def _rescaled(moved: torch.Tensor, delta_in: torch.Tensor, plain: torch.Tensor) -> torch.Tensor:
