@@ -13,6 +13,7 @@ from conftest import assert_close_relative
 from unboxed import zoo
 from unboxed.attribution import (LRP, AlphaBeta, Composite, DeepLift, DeepLiftShap, Epsilon, Flat, Gamma, WSquare, ZBox,
                                  ZPlus)
+from unboxed.attribution.relevance_rules import LinearOp
 from unboxed.errors import InputError
 
 CONSERVING = {  # z+ and alpha1-beta0 share residual sums by positive parts, so relevance stays positive
@@ -182,6 +183,24 @@ def test_deeplift_through_smooth_activations_agrees_with_captum_and_adds_up():
     ours = DeepLift(model).explain(inputs, target=1)
     assert_close_relative(ours.values, oracles.captum_deeplift(model, inputs, 1), rtol=1e-9)
     np.testing.assert_allclose(ours.values.sum(1), ours.scores - ours.base, rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind, weight, options", [
+    ("conv", (8, 3, 3, 3), {"stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "groups": 1}),
+    ("conv", (8, 3, 3, 3), {"stride": [1, 1], "padding": [0, 2], "dilation": [2, 1], "groups": 1}),
+    ("conv", (8, 3, 3, 3), {"stride": [2, 2], "padding": [1, 1], "dilation": [1, 1], "groups": 1}),
+    ("conv", (6, 1, 3, 3), {"stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "groups": 3}),
+    ("conv", (4, 2, 3, 1, 3), {"stride": [1, 1, 1], "padding": [1, 0, 1], "dilation": [1, 1, 1], "groups": 1}),
+    ("linear", (5, 7), {}),
+])
+def test_flat_rule_sends_relevance_back_as_the_all_ones_transpose(kind, weight, options):
+    """The flat rule's shortcut (channels summed, one channel's plain convolution) equals W^T g with
+    all-ones weights, where it applies and where it falls back (strides, groups)."""
+    op = LinearOp(kind, torch.ones(weight, dtype=torch.float64), None, options)
+    spatial = (9, 6, 5)[: len(weight) - 2]
+    like = torch.zeros((2, weight[1] * options["groups"], *spatial) if kind == "conv" else (2, 3, weight[1]), dtype=torch.float64)
+    grad = torch.rand(op.forward(like, op.weight, None).shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    torch.testing.assert_close(op.backward_of_ones(grad, like), op.backward(grad, op.weight, like), rtol=1e-12, atol=1e-12)
 
 
 def test_deeplift_shap_agrees_with_captum():

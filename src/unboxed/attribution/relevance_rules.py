@@ -80,6 +80,28 @@ class LinearOp:
             grad, like, weight, None, self.options["stride"], self.options["padding"], self.options["dilation"], False,
             [0] * (weight.ndim - 2), self.options["groups"], [True, False, False])[0]
 
+    def backward_of_ones(self, grad: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """W^T grad for all-ones weights of this op's shape: every input gets the sum of the outputs
+        it feeds, over all output channels. Ungrouped stride-1 convolutions sum the channels first and
+        send that back as one channel's plain convolution (CPU transposed convolutions with few
+        channels run ~20x slower than that), the same for every input channel.
+
+        >>> op = LinearOp("conv", torch.ones(4, 1, 3), None, {"stride": [1], "padding": [1], "dilation": [1], "groups": 1})
+        >>> grad, like = torch.rand(2, 4, 5), torch.zeros(2, 1, 5)
+        >>> bool(torch.allclose(op.backward_of_ones(grad, like), op.backward(grad, torch.ones(4, 1, 3), like)))
+        True
+        """
+        if self.kind == "linear":
+            return grad.sum(-1, keepdim=True).expand_as(like).contiguous()
+        kernel, options = self.weight.shape[2:], self.options
+        padding = [d * (k - 1) - p for d, k, p in zip(options["dilation"], kernel, options["padding"])]
+        if options["groups"] != 1 or any(s != 1 for s in options["stride"]) or min(padding) < 0:
+            return self.backward(grad, torch.ones_like(self.weight), like)
+        ones = torch.ones((1, 1, *kernel), dtype=grad.dtype, device=grad.device)
+        box = (F.conv1d, F.conv2d, F.conv3d)[len(kernel) - 1](grad.sum(1, keepdim=True), ones, None, 1, padding,
+                                                                  options["dilation"])
+        return box.expand_as(like).contiguous()
+
     def broadcast(self, bias: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """A bias (out_features,) shaped to add to outputs like `like` (channels first for conv)."""
         return bias if self.kind == "linear" else bias.view(-1, *([1] * (like.ndim - 2)))
@@ -242,7 +264,7 @@ class Flat(Rule):
 
     def relevance(self, op, x, z, relevance):
         ones, flat = torch.ones_like(x[:1]), torch.ones_like(op.weight)  # the same denominator for every input
-        return op.backward(ratio(relevance, op.forward(ones, flat, None), self.eps), flat, x)
+        return op.backward_of_ones(ratio(relevance, op.forward(ones, flat, None), self.eps), x)
 
 
 class ZBox(Rule):
