@@ -82,9 +82,9 @@ class LinearOp:
 
     def backward_of_ones(self, grad: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """W^T grad for all-ones weights of this op's shape: every input gets the sum of the outputs
-        it feeds, over all output channels. Ungrouped stride-1 convolutions sum the channels first and
-        send that back as one channel's plain convolution (CPU transposed convolutions with few
-        channels run ~20x slower than that), the same for every input channel.
+        it feeds, over all output channels, the same for every input channel. Ungrouped convolutions
+        sum the channels first and send one channel back, by a plain convolution at stride 1 (CPU
+        transposed convolutions with few channels run ~20x slower than that).
 
         >>> op = LinearOp("conv", torch.ones(4, 1, 3), None, {"stride": [1], "padding": [1], "dilation": [1], "groups": 1})
         >>> grad, like = torch.rand(2, 4, 5), torch.zeros(2, 1, 5)
@@ -93,13 +93,15 @@ class LinearOp:
         """
         if self.kind == "linear":
             return grad.sum(-1, keepdim=True).expand_as(like).contiguous()
-        kernel, options = self.weight.shape[2:], self.options
-        padding = [d * (k - 1) - p for d, k, p in zip(options["dilation"], kernel, options["padding"])]
-        if options["groups"] != 1 or any(s != 1 for s in options["stride"]) or min(padding) < 0:
+        if self.options["groups"] != 1:
             return self.backward(grad, torch.ones_like(self.weight), like)
-        ones = torch.ones((1, 1, *kernel), dtype=grad.dtype, device=grad.device)
-        box = (F.conv1d, F.conv2d, F.conv3d)[len(kernel) - 1](grad.sum(1, keepdim=True), ones, None, 1, padding,
-                                                                  options["dilation"])
+        kernel, options = self.weight.shape[2:], self.options
+        summed, ones = grad.sum(1, keepdim=True), torch.ones((1, 1, *kernel), dtype=grad.dtype, device=grad.device)
+        padding = [d * (k - 1) - p for d, k, p in zip(options["dilation"], kernel, options["padding"])]
+        if all(s == 1 for s in options["stride"]) and min(padding) >= 0:
+            box = (F.conv1d, F.conv2d, F.conv3d)[len(kernel) - 1](summed, ones, None, 1, padding, options["dilation"])
+        else:
+            box = self.backward(summed, ones, like[:, :1])
         return box.expand_as(like).contiguous()
 
     def broadcast(self, bias: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
