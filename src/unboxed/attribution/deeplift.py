@@ -113,7 +113,7 @@ class _Rescale(torch.autograd.Function):
     def backward(ctx, grad):
         if ctx.clamp is not None:
             (multiplier,) = ctx.saved_tensors
-            return grad * multiplier, None, None, None
+            return multiplier.mul_(grad), None, None, None  # used once (no retain_graph): no new tensor
         inputs, reference, output, reference_output = ctx.saved_tensors
         with torch.enable_grad(), suspended():
             leaf = inputs.detach().requires_grad_(True)
