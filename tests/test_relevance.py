@@ -106,7 +106,7 @@ def test_the_same_network_written_three_ways_gives_the_same_answer(method):
 
 @pytest.mark.parametrize("rule, ours", [
     ("epsilon", Epsilon(0.25)), ("zplus", ZPlus()), ("alpha2beta1", AlphaBeta(2.0, 1.0)), ("alpha1beta0", AlphaBeta(1.0, 0.0)),
-    ("gamma", Gamma(0.25)), ("wsquare", WSquare()), ("flat", Flat()),
+    ("gamma", Gamma(0.25)), ("wsquare", WSquare()), ("flat", Flat()), ("zbox", ZBox(0.0, 1.0)),
 ])
 def test_each_rule_agrees_with_zennit(rule, ours):
     model, inputs = models.three_ways(1)[0], models.three_ways(1)[3]

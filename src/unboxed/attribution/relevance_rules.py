@@ -279,12 +279,19 @@ class ZBox(Rule):
         self.low, self.high, self.eps = low, high, float(eps)
 
     def relevance(self, op, x, z, relevance):
-        low = torch.as_tensor(self.low, dtype=x.dtype, device=x.device).expand_as(x)
-        high = torch.as_tensor(self.high, dtype=x.dtype, device=x.device).expand_as(x)
+        # the bounds are the same for every input: their terms are computed on one and broadcast
+        low = torch.as_tensor(self.low, dtype=x.dtype, device=x.device).expand_as(x[:1])
+        high = torch.as_tensor(self.high, dtype=x.dtype, device=x.device).expand_as(x[:1])
         wp, wn = op.weight.clamp(min=0), op.weight.clamp(max=0)
-        total = op.forward(x, op.weight, op.bias) - op.forward(low, wp, _positive(op.bias)) - op.forward(high, wn, _negative(op.bias))
-        grad = ratio(relevance, total, self.eps)
-        return op.term(x, op.weight, grad) - op.term(low, wp, grad) - op.term(high, wn, grad)
+        grad = ratio(relevance, z - op.forward(low, wp, _positive(op.bias)) - op.forward(high, wn, _negative(op.bias)), self.eps)
+        if op.kind == "conv" and op.options["groups"] != 1:
+            return op.term(x, op.weight, grad) - op.term(low.expand_as(x), wp, grad) - op.term(high.expand_as(x), wn, grad)
+        # x W^T g - low W+^T g - high W-^T g = (x - low) W+^T g + (x - high) W-^T g, with W = W+ + W-:
+        # both transposes in one call, W+ and W- stacked as input channels
+        channel = 1 if op.kind == "conv" else -1
+        like = x.new_empty(x.shape[:1] + (2 * x.shape[1],) + x.shape[2:]) if op.kind == "conv" else x  # only its shape
+        positive, negative = op.backward(grad, torch.cat([wp, wn], 1), like).split(x.shape[channel], channel)
+        return positive.mul_(x - low) + negative.mul_(x - high)
 
 
 RULES: dict[str, Callable[..., Rule]] = {
