@@ -162,7 +162,7 @@ def _piecewise_linear_multiplier(inputs, reference, output, compute, clamp) -> t
     """(f(x) - f(x')) / (x - x') for the ReLU family, and its gradient where x == x'. On a linear
     piece the quotient is exactly that piece's slope (0 or 1); across a kink it is the secant,
     between the two, even when x and x' differ by less than EPS (no fallback needed there); only
-    x == x' gives 0/0. Five passes over the activations when no input equals its reference."""
+    x == x' gives 0/0. Four passes over the activations, three more where some input equals its reference."""
     # few fresh activation-sized tensors: on a CPU each costs its page faults, more than the arithmetic
     difference = inputs - reference
     quotient = (output - compute(reference)).div_(difference)
