@@ -37,8 +37,8 @@ def stabilise(z: torch.Tensor, eps: float) -> torch.Tensor:
     >>> stabilise(torch.tensor([-2.0, 0.0, 3.0]), 0.5).tolist()
     [-2.5, 0.5, 3.5]
     """
-    # copysign: two passes over z instead of four (only -0.0 differs, and it gets -eps)
-    return z + torch.copysign(torch.tensor(eps, dtype=z.dtype, device=z.device), z)
+    # copysign: two passes over z instead of four (only -0.0 differs, and it gets -eps); one new tensor
+    return torch.copysign(torch.tensor(eps, dtype=z.dtype, device=z.device), z).add_(z)
 
 
 def ratio(relevance: torch.Tensor, z: torch.Tensor, eps: float) -> torch.Tensor:
@@ -48,7 +48,7 @@ def ratio(relevance: torch.Tensor, z: torch.Tensor, eps: float) -> torch.Tensor:
     >>> ratio(torch.tensor([1.0, 1.0]), torch.tensor([-3.5, 0.0]), 0.5).tolist()
     [-0.25, 2.0]
     """
-    denominator = torch.copysign(torch.tensor(eps, dtype=z.dtype, device=z.device), z).add_(z)
+    denominator = stabilise(z, eps)
     tracked = torch.is_grad_enabled() and (relevance.requires_grad or denominator.requires_grad)
     if tracked or denominator.shape != relevance.shape:  # (torch.broadcast_shapes costs more than the division)
         return relevance / denominator
