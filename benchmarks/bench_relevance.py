@@ -18,7 +18,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from bench_gradients import interleaved_rounds, paired_ratio  # noqa: E402
-from relevance_oracles import with_zero_biases  # noqa: E402
+from relevance_oracles import zennit_ready  # noqa: E402
 from zennit_without_torchvision import stub_zennit_torchvision  # noqa: E402
 
 from unboxed import zoo  # noqa: E402
@@ -36,7 +36,7 @@ def peers(model: nn.Module, inputs: torch.Tensor, target: int) -> dict:
     from zennit.canonizers import SequentialMergeBatchNorm
     from zennit.composites import EpsilonPlusFlat
 
-    zennit_model = with_zero_biases(model)
+    zennit_model = zennit_ready(model)
     one_hot = torch.zeros(len(inputs), model(inputs[:1]).shape[1])
     one_hot[:, target] = 1
 

@@ -123,7 +123,7 @@ def test_composites_agree_with_zennit(test_models, name, composite):
     from zennit import canonizers
 
     model, inputs = test_models[name]
-    zennit_model = oracles.with_zero_biases(model)  # zennit 0.5.1's MergeBatchNorm fails on a conv without bias
+    zennit_model = oracles.zennit_ready(model)
     canonizer_list = [canonizers.SequentialMergeBatchNorm()] + (oracles.residual_canonizers() if name == "digits_resnet" else [])
     low, high = (0.0 - 0.3) / 0.4, (1.0 - 0.3) / 0.4  # the box in the first conv's (centred) units
     if composite == "epsilon_plus_flat":
