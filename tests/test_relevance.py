@@ -171,6 +171,46 @@ def test_deeplift_takes_the_gradient_where_a_unit_equals_its_reference_as_captum
         assert_close_relative(ours, oracles.captum_deeplift(model, inputs, 0), rtol=1e-12)
 
 
+class _UnitIntoPool(nn.Module):
+    """conv -> unit -> max-pool -> conv -> linear; with `branch`, the unit's output is also read by a
+    second path (its mean, added to the logits), so the unit is passed back through on its own too."""
+
+    def __init__(self, unit: nn.Module, pool: nn.Module, branch: bool):
+        super().__init__()
+        self.conv1, self.unit, self.pool, self.branch = nn.Conv2d(1, 4, 3, padding=1), unit, pool, branch
+        self.conv2 = nn.Conv2d(4, 3, 3, padding=1)
+        self.fc = nn.LazyLinear(2)
+
+    def forward(self, x):
+        hidden = self.unit(self.conv1(x))
+        logits = self.fc(self.conv2(self.pool(hidden)).flatten(1))
+        return logits + hidden.mean((1, 2, 3)).unsqueeze(1) if self.branch else logits
+
+
+@pytest.mark.parametrize("unit, pool, branch", [
+    (nn.ReLU(), nn.MaxPool2d(2), False),
+    (nn.ReLU(inplace=True), nn.MaxPool2d(2), False),
+    (nn.ReLU6(), nn.MaxPool2d(3, stride=2, padding=1), False),  # overlapping windows: one input wins twice
+    (nn.ReLU(), nn.MaxPool2d(2), True),
+])
+def test_deeplift_through_a_unit_and_its_max_pool_at_once_equals_one_after_the_other(unit, pool, branch):
+    """A ReLU-family unit read only by a max pool is passed back through together with it (its
+    multiplier computed only where the pool routes); a twin that clones between the two takes them one
+    after the other. Blank image areas make units equal to their reference (the gradient convention)."""
+    generator = torch.Generator().manual_seed(0)
+    model = _UnitIntoPool(unit, pool, branch)
+    model(torch.zeros(1, 1, 8, 8))
+    model = model.double().eval()
+    for parameter in model.parameters():
+        parameter.data = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
+    inputs = torch.zeros(3, 1, 8, 8, dtype=torch.float64)
+    inputs[:, :, 2:6, 1:5] = torch.rand(3, 1, 4, 4, generator=generator, dtype=torch.float64) * 4 - 1
+    together = DeepLift(model).explain(inputs, target=1)
+    one_after_the_other = DeepLift(models.twin_for_captum(model)).explain(inputs, target=1)
+    np.testing.assert_allclose(together.values, one_after_the_other.values, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(together.values.sum((1, 2, 3)), together.scores - together.base, rtol=1e-10, atol=1e-12)
+
+
 def test_deeplift_through_smooth_activations_agrees_with_captum_and_adds_up():
     """Tanh, sigmoid and ELU take the rescale multiplier (f(x) - f(x')) / (x - x'), and the gradient
     where a unit equals its reference (here: x1 = x2 against the zero baseline)."""

@@ -34,6 +34,7 @@ from ..validation import check_choice
 from .backward_rules import _bounds
 from .base import AttributionExplainer
 from .canonizers import merged_batch_norm
+from .conv_transpose import FewTapConv, has_few_taps
 from .relevance_mode import (_SUSPENDED, ADDITIONS, CONVOLUTIONS, LINEAR, SUBTRACTIONS, UNARY_ACTIVATIONS, _conv_options,
                              suspended)
 from .relevance_rules import LinearOp
@@ -95,30 +96,28 @@ class _Recorder(TorchFunctionMode):
 
 
 class _Rescale(torch.autograd.Function):
-    """y = f(x) with the rescale multiplier (f(x) - f(x')) / (x - x') as its backward. For the ReLU
-    family the multiplier is computed in forward and is all that is kept (the gradient's 0/1 where
-    x and x' coincide): one tensor saved per activation, as plain backprop saves."""
+    """y = f(x) with the rescale multiplier (f(x) - f(x')) / (x - x') as its backward, computed there:
+    a ReLU-family unit whose only reader is a max pool is never passed back through (see
+    `_RescalePool`), so its multiplier is never computed."""
 
     @staticmethod
     def forward(ctx, inputs, reference, compute, clamp):
-        output = compute(inputs)
         ctx.compute, ctx.clamp = compute, clamp
-        if clamp is not None:
-            ctx.save_for_backward(_piecewise_linear_multiplier(inputs, reference, output, compute, clamp))
-        else:
-            ctx.save_for_backward(inputs, reference, output, compute(reference))
-        return output
+        ctx.save_for_backward(inputs, reference)  # not the output: a max pool after it may be all that keeps it
+        return compute(inputs)
 
     @staticmethod
     def backward(ctx, grad):
+        inputs, reference = ctx.saved_tensors
+        output = ctx.compute(inputs)
         if ctx.clamp is not None:
-            (multiplier,) = ctx.saved_tensors
-            return multiplier.mul_(grad), None, None, None  # used once (no retain_graph): no new tensor
-        inputs, reference, output, reference_output = ctx.saved_tensors
+            multiplier = _piecewise_linear_multiplier(inputs, reference, output, ctx.compute(reference), ctx.clamp)
+            return multiplier.mul_(grad), None, None, None
         with torch.enable_grad(), suspended():
             leaf = inputs.detach().requires_grad_(True)
             (plain,) = torch.autograd.grad(ctx.compute(leaf), leaf, grad)
-        return _rescaled((output - reference_output).mul_(grad), inputs - reference, plain), None, None, None
+        moved = (output - ctx.compute(reference)).mul_(grad)
+        return _rescaled(moved, inputs - reference, plain), None, None, None
 
 
 class _RescalePool(torch.autograd.Function):
@@ -127,12 +126,18 @@ class _RescalePool(torch.autograd.Function):
     that difference is ~0. `pool(x)` gives (output, flat indices of the winners within each channel).
     Of the two winners only the one whose maximum is the larger gets a nonzero share (the other's
     share is max(y, y') - max(y, y') = 0), so each output sends its whole difference to one place:
-    computed per pooled output, then added in one scatter."""
+    computed per pooled output, then added in one scatter.
+
+    With `unit` = (compute, clamp), the pool reads `activations` = (compute(inputs), compute(reference))
+    of a ReLU-family unit, and passes back through both at once, to the unit's inputs: the unit's
+    multiplier is needed only where the pool routes, a quarter of the places for a 2 x 2 pool."""
 
     @staticmethod
-    def forward(ctx, inputs, reference, pool):
-        output, winners = pool(inputs)
-        reference_output, reference_winners = pool(reference)
+    def forward(ctx, inputs, reference, pool, unit=None, activations=None):
+        pooled, pooled_reference = (inputs, reference) if unit is None else activations
+        output, winners = pool(pooled)
+        reference_output, reference_winners = pool(pooled_reference)
+        ctx.unit = unit
         ctx.save_for_backward(inputs, reference, output, reference_output, winners, reference_winners)
         return output
 
@@ -140,32 +145,34 @@ class _RescalePool(torch.autograd.Function):
     def backward(ctx, grad):
         inputs, reference, output, reference_output, winners, reference_winners = ctx.saved_tensors
         n = len(grad)
-        output, reference_output = output.flatten(2), reference_output.flatten(2)
-        winners, reference_winners = winners.flatten(2), reference_winners.flatten(2).expand(n, -1, -1)
-        # x - x' at the input's winner (where x = y), and at the reference's (where x' = y'); computed in
-        # place wherever possible: each new tensor costs its page faults, as much as the arithmetic
-        at_input = reference.flatten(2).expand(n, -1, -1).gather(2, winners)
-        at_input = torch.sub(output, at_input, out=at_input)
-        delta = inputs.flatten(2).gather(2, reference_winners).sub_(reference_output)
+        output, reference_output, grad = output.flatten(2), reference_output.flatten(2), grad.flatten(2)
         wins = torch.ge(output, reference_output)
         input_wins = wins.to(output.dtype)
-        delta.lerp_(at_input, input_wins)
-        where = (winners - reference_winners).mul_(wins).add_(reference_winners)  # integers: exact
-        grad = grad.flatten(2)
-        moved = _rescaled((output - reference_output).mul_(grad), delta, grad * input_wins)
+        reference_winners = reference_winners.flatten(2).expand(n, -1, -1)
+        where = (winners.flatten(2) - reference_winners).mul_(wins).add_(reference_winners)  # integers: exact
+        at, reference_at = inputs.flatten(2).gather(2, where), reference.flatten(2).expand(n, -1, -1).gather(2, where)
+        unit_multiplier = None
+        if ctx.unit is not None:
+            compute, clamp = ctx.unit
+            activation, reference_activation = compute(at), compute(reference_at)
+            unit_multiplier = _piecewise_linear_multiplier(at, reference_at, activation, reference_activation, clamp)
+            at, reference_at = activation, reference_activation
+        moved = _rescaled((output - reference_output).mul_(grad), at.sub_(reference_at), grad * input_wins)
+        if unit_multiplier is not None:
+            moved.mul_(unit_multiplier)
         routed = torch.zeros(inputs.shape[:2] + (inputs[0, 0].numel(),), dtype=grad.dtype, device=grad.device)
         routed.scatter_add_(2, where, moved)
-        return routed.view_as(inputs), None, None
+        return routed.view_as(inputs), None, None, None, None
 
 
-def _piecewise_linear_multiplier(inputs, reference, output, compute, clamp) -> torch.Tensor:
+def _piecewise_linear_multiplier(inputs, reference, output, reference_output, clamp) -> torch.Tensor:
     """(f(x) - f(x')) / (x - x') for the ReLU family, and its gradient where x == x'. On a linear
     piece the quotient is exactly that piece's slope (0 or 1); across a kink it is the secant,
     between the two, even when x and x' differ by less than EPS (no fallback needed there); only
     x == x' gives 0/0. Four passes over the activations, three more where some input equals its reference."""
     # few fresh activation-sized tensors: on a CPU each costs its page faults, more than the arithmetic
     difference = inputs - reference
-    quotient = (output - compute(reference)).div_(difference)
+    quotient = (output - reference_output).div_(difference)
     if not bool(quotient.sum().isnan()):  # a NaN anywhere makes the sum NaN; a sum is ~10x faster than any()
         return quotient
     low, high = clamp
@@ -186,6 +193,18 @@ def _rescaled(moved: torch.Tensor, delta_in: torch.Tensor, plain: torch.Tensor) 
     return quotient.lerp_(plain, torch.lt(delta_in.abs_(), EPS, out=delta_in))
 
 
+def _convolution(func, args, kwargs):
+    """A convolution whose input gradient (its multiplier, as for every linear op) is faster by
+    `conv_input_gradient` (few input channels, as an image model's first layer), else torch's own."""
+    inputs, weight = args[0], args[1] if len(args) > 1 else kwargs.get("weight")
+    groups = args[6] if len(args) > 6 else kwargs.get("groups", 1)
+    padding = args[4] if len(args) > 4 else kwargs.get("padding", 0)
+    if not (isinstance(inputs, torch.Tensor) and inputs.requires_grad and has_few_taps(weight, groups)) or isinstance(padding, str):
+        return func(*args, **kwargs)
+    bias = args[2] if len(args) > 2 else kwargs.get("bias")
+    return FewTapConv.apply(inputs, weight, bias, _conv_options(args, kwargs, weight))
+
+
 class _Replay(TorchFunctionMode):
     """The pass on the inputs: every nonlinearity takes its recorded reference input, in order; with
     reveal-cancel, a nonlinearity right after a linear layer or a sum takes that op's inputs too."""
@@ -195,6 +214,7 @@ class _Replay(TorchFunctionMode):
         self.references, self.calls = references, 0
         self.reveal_cancel, self.merged = reveal_cancel, merged
         self.sources: dict[int, tuple] = {}  # id(output of a linear layer or sum) -> how it was made
+        self.units: dict[int, tuple] = {}  # id(output of a ReLU-family unit) -> (output, its input, reference, f, clamp)
 
     def _next(self, what: str):
         if self.calls >= len(self.references):
@@ -213,6 +233,8 @@ class _Replay(TorchFunctionMode):
             return self._linear(func, args, kwargs)
         if self.reveal_cancel and _is_sum(func, args, kwargs):
             return self._sum(func, args, kwargs)
+        if func in CONVOLUTIONS:
+            return _convolution(func, args, kwargs)
         if not _nonlinear(func, args, kwargs) or not isinstance(args[0], torch.Tensor):
             return func(*args, **kwargs)
         reference = self._next("nonlinearities")
@@ -221,16 +243,32 @@ class _Replay(TorchFunctionMode):
             raise InputError(f"a nonlinearity saw shape {tuple(inputs.shape)} on the inputs but {tuple(reference.shape)} "
                              "on the reference: give a baseline shaped like the inputs")
         if func in MAX_POOLS:
-            pool = _WITH_INDICES[func]
-            return _RescalePool.apply(inputs, reference, lambda x: pool(x, *args[1:], **{**kwargs, "return_indices": True}))
+            return self._pool(func, args, kwargs, reference)
         compute = _plain(func, args, kwargs)
         found = _bounds(func, args, kwargs)
         clamp = None if found is None else (found[1], found[2])
         in_place = found is not None and found[3]
         output = self._revealed(inputs, compute, clamp)
-        if output is None:
-            output = _Rescale.apply(inputs.clone() if in_place else inputs, reference, compute, clamp)
-        return inputs.copy_(output) if in_place else output  # in place: the saved input must be a copy
+        if output is not None:
+            return inputs.copy_(output) if in_place else output
+        unit_input = inputs.clone() if in_place else inputs  # in place: the saved input must be a copy
+        output = _Rescale.apply(unit_input, reference, compute, clamp)
+        result = inputs.copy_(output) if in_place else output
+        if clamp is not None:
+            self.units[id(result)] = (result, unit_input, reference, compute, clamp)
+        return result
+
+    def _pool(self, func, args, kwargs, reference):
+        """Max pooling; right after a ReLU-family unit, both are passed back in one step (`_RescalePool`)."""
+        pool = _WITH_INDICES[func]
+        def pooled(x):
+            return pool(x, *args[1:], **{**kwargs, "return_indices": True})
+        inputs = args[0]
+        unit = self.units.get(id(inputs))
+        if unit is None or unit[0] is not inputs:
+            return _RescalePool.apply(inputs, reference, pooled)
+        _, unit_input, unit_reference, compute, clamp = unit
+        return _RescalePool.apply(unit_input, unit_reference, pooled, (compute, clamp), (inputs.detach(), reference))
 
     def _linear(self, func, args, kwargs):
         reference = self._next("layers")
@@ -347,8 +385,8 @@ def contributions(model, inputs: torch.Tensor, references: torch.Tensor, target:
                     base = part_target.select(outputs.expand(len(chunk), *outputs.shape[1:]))
                 with _Replay(recorder.inputs, reveal, merged):
                     multipliers, scores, _ = model.gradients(chunk, part_target)
-                parts.append(((chunk - reference) * multipliers, multipliers, scores, base))
-    return tuple(torch.cat([p[i] for p in parts]) for i in range(4))
+                parts.append(((chunk - reference).mul_(multipliers), multipliers, scores, base))
+    return parts[0] if len(parts) == 1 else tuple(torch.cat([p[i] for p in parts]) for i in range(4))
 
 
 @register

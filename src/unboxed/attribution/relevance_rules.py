@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
+from .conv_transpose import conv_input_gradient
 
 
 def stabilise(z: torch.Tensor, eps: float) -> torch.Tensor:
@@ -76,9 +77,9 @@ class LinearOp:
         """W^T grad, shaped like the input `like`."""
         if self.kind == "linear":
             return grad @ weight
-        return torch.ops.aten.convolution_backward(
-            grad, like, weight, None, self.options["stride"], self.options["padding"], self.options["dilation"], False,
-            [0] * (weight.ndim - 2), self.options["groups"], [True, False, False])[0]
+        options = self.options
+        return conv_input_gradient(grad, weight, like, options["stride"], options["padding"], options["dilation"],
+                                   options["groups"])
 
     def backward_of_ones(self, grad: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """W^T grad for all-ones weights of this op's shape: every input gets the sum of the outputs
