@@ -267,7 +267,10 @@ class Flat(Rule):
 
     def relevance(self, op, x, z, relevance):
         ones, flat = torch.ones_like(x[:1]), torch.ones_like(op.weight)  # the same denominator for every input
-        return op.backward_of_ones(ratio(relevance, op.forward(ones, flat, None), self.eps), x)
+        denominator = op.forward(ones, flat, None)
+        if op.options.get("groups", 1) == 1:  # every output channel has the same denominator: divide their sum once
+            relevance, denominator = relevance.sum(1, keepdim=True), denominator[:, :1]
+        return op.backward_of_ones(ratio(relevance, denominator, self.eps), x)
 
 
 class ZBox(Rule):
