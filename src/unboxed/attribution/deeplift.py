@@ -147,22 +147,22 @@ class _RescalePool(torch.autograd.Function):
         n = len(grad)
         output, reference_output, grad = output.flatten(2), reference_output.flatten(2), grad.flatten(2)
         wins = torch.ge(output, reference_output)
-        input_wins = wins.to(output.dtype)
-        reference_winners = reference_winners.flatten(2).expand(n, -1, -1)
-        where = (winners.flatten(2) - reference_winners).mul_(wins).add_(reference_winners)  # integers: exact
+        where = torch.where(wins, winners.flatten(2), reference_winners.flatten(2).expand(n, -1, -1))
         at, reference_at = inputs.flatten(2).gather(2, where), reference.flatten(2).expand(n, -1, -1).gather(2, where)
-        unit_multiplier = None
-        if ctx.unit is not None:
-            compute, clamp = ctx.unit
-            activation, reference_activation = compute(at), compute(reference_at)
-            unit_multiplier = _piecewise_linear_multiplier(at, reference_at, activation, reference_activation, clamp)
-            at, reference_at = activation, reference_activation
-        moved = _rescaled((output - reference_output).mul_(grad), at.sub_(reference_at), grad * input_wins)
-        if unit_multiplier is not None:
-            moved.mul_(unit_multiplier)
-        routed = torch.zeros(inputs.shape[:2] + (inputs[0, 0].numel(),), dtype=grad.dtype, device=grad.device)
-        routed.scatter_add_(2, where, moved)
-        return routed.view_as(inputs), None, None, None, None
+        moved, plain = (output - reference_output).mul_(grad), grad * wins
+        if ctx.unit is None:
+            return _scattered(_rescaled(moved, at.sub_(reference_at), plain), where, inputs), None, None, None, None
+        compute, clamp = ctx.unit
+        activation, reference_activation = compute(at), compute(reference_at)
+        unit_multiplier = _piecewise_linear_multiplier(at, reference_at, activation, reference_activation, clamp)
+        moved = _rescaled(moved, activation.sub_(reference_activation), plain).mul_(unit_multiplier)
+        return _scattered(moved, where, inputs), None, None, None, None
+
+
+def _scattered(moved: torch.Tensor, where: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Each pooled output's share added at its input position `where` (flat within each channel)."""
+    routed = torch.zeros(like.shape[:2] + (like[0, 0].numel(),), dtype=moved.dtype, device=moved.device)
+    return routed.scatter_add_(2, where, moved).view_as(like)
 
 
 def _piecewise_linear_multiplier(inputs, reference, output, reference_output, clamp) -> torch.Tensor:
