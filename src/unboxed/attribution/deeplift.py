@@ -111,7 +111,7 @@ class _Rescale(torch.autograd.Function):
         inputs, reference = ctx.saved_tensors
         output = ctx.compute(inputs)
         if ctx.clamp is not None:
-            multiplier = _piecewise_linear_multiplier(inputs, reference, output, ctx.compute(reference), ctx.clamp)
+            multiplier = _secant(output.sub_(ctx.compute(reference)), inputs, reference, ctx.clamp)
             return multiplier.mul_(grad), None, None, None
         with torch.enable_grad(), suspended():
             leaf = inputs.detach().requires_grad_(True)
@@ -128,16 +128,19 @@ class _RescalePool(torch.autograd.Function):
     share is max(y, y') - max(y, y') = 0), so each output sends its whole difference to one place:
     computed per pooled output, then added in one scatter.
 
-    With `unit` = (compute, clamp), the pool reads `activations` = (compute(inputs), compute(reference))
-    of a ReLU-family unit, and passes back through both at once, to the unit's inputs: the unit's
-    multiplier is needed only where the pool routes, a quarter of the places for a 2 x 2 pool."""
+    With `clamp`, the pool reads `activations` = (clamp(inputs), clamp(reference)) of a ReLU-family
+    unit and passes back through both at once, to the unit's inputs: the two steps' multipliers
+    dy / da and da / dx make dy / dx, needed only where the pool routes (a quarter of the places for
+    a 2 x 2 pool). Where x == x' there (so y == y') it is the unit's slope times the pool's plain
+    gradient, as in two steps. Two steps would differ only where 0 < |da| < EPS: by less than EPS
+    times the gradient, in a contribution; the one step conserves exactly there too."""
 
     @staticmethod
-    def forward(ctx, inputs, reference, pool, unit=None, activations=None):
-        pooled, pooled_reference = (inputs, reference) if unit is None else activations
+    def forward(ctx, inputs, reference, pool, clamp=None, activations=None):
+        pooled, pooled_reference = (inputs, reference) if clamp is None else activations
         output, winners = pool(pooled)
         reference_output, reference_winners = pool(pooled_reference)
-        ctx.unit = unit
+        ctx.clamp = clamp
         ctx.save_for_backward(inputs, reference, output, reference_output, winners, reference_winners)
         return output
 
@@ -150,39 +153,30 @@ class _RescalePool(torch.autograd.Function):
         where = torch.where(wins, winners.flatten(2), reference_winners.flatten(2).expand(n, -1, -1))
         at, reference_at = inputs.flatten(2).gather(2, where), reference.flatten(2).expand(n, -1, -1).gather(2, where)
         moved, plain = (output - reference_output).mul_(grad), grad * wins
-        if ctx.unit is None:
-            return _scattered(_rescaled(moved, at.sub_(reference_at), plain), where, inputs), None, None, None, None
-        compute, clamp = ctx.unit
-        activation, reference_activation = compute(at), compute(reference_at)
-        unit_multiplier = _piecewise_linear_multiplier(at, reference_at, activation, reference_activation, clamp)
-        moved = _rescaled(moved, activation.sub_(reference_activation), plain).mul_(unit_multiplier)
-        return _scattered(moved, where, inputs), None, None, None, None
+        if ctx.clamp is None:
+            shares = _rescaled(moved, at.sub_(reference_at), plain)
+        else:
+            shares = _secant(moved, at, reference_at, ctx.clamp, plain)
+        routed = torch.zeros(inputs.shape[:2] + (inputs[0, 0].numel(),), dtype=grad.dtype, device=grad.device)
+        return routed.scatter_add_(2, where, shares).view_as(inputs), None, None, None, None
 
 
-def _scattered(moved: torch.Tensor, where: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Each pooled output's share added at its input position `where` (flat within each channel)."""
-    routed = torch.zeros(like.shape[:2] + (like[0, 0].numel(),), dtype=moved.dtype, device=moved.device)
-    return routed.scatter_add_(2, where, moved).view_as(like)
-
-
-def _piecewise_linear_multiplier(inputs, reference, output, reference_output, clamp) -> torch.Tensor:
-    """(f(x) - f(x')) / (x - x') for the ReLU family, and its gradient where x == x'. On a linear
-    piece the quotient is exactly that piece's slope (0 or 1); across a kink it is the secant,
-    between the two, even when x and x' differ by less than EPS (no fallback needed there); only
-    x == x' gives 0/0. Four passes over the activations, three more where some input equals its reference."""
-    # few fresh activation-sized tensors: on a CPU each costs its page faults, more than the arithmetic
-    difference = inputs - reference
-    quotient = (output - reference_output).div_(difference)
+def _secant(moved: torch.Tensor, inputs: torch.Tensor, reference: torch.Tensor, clamp: tuple[float, float],
+            scale: torch.Tensor | None = None) -> torch.Tensor:
+    """moved / (x - x') through a ReLU-family unit clamp(x, low, high), written into `moved`; where
+    x == x' (moved is 0 there: 0/0) the unit's gradient at x' (times `scale`), by convention.
+    With moved = f(x) - f(x') it is the rescale multiplier: on a linear piece exactly that piece's
+    slope (0 or 1), across a kink the secant, between the two, however close x and x' are."""
+    quotient = moved.div_(inputs - reference)
     if not bool(quotient.sum().isnan()):  # a NaN anywhere makes the sum NaN; a sum is ~10x faster than any()
         return quotient
     low, high = clamp
-    # where x == x' the gradient of clamp(x, low, high) (1 strictly inside, as aten's backward) is the
-    # reference's own: computed on the reference, one copy when it is shared
+    # the gradient of clamp (1 strictly inside, as aten's backward), on the reference: one copy when shared
     slope = flag(torch.gt, reference, low)
     if high != float("inf"):
         slope.mul_(flag(torch.lt, reference, high))
-    undefined = torch.eq(difference, 0.0, out=difference)  # exactly where the quotient is 0/0
-    return quotient.nan_to_num_(0.0).addcmul_(undefined, slope)
+    undefined = flag(torch.ne, quotient, quotient)  # NaN, only where x == x'
+    return quotient.nan_to_num_(0.0).addcmul_(undefined, slope if scale is None else slope * scale)
 
 
 def _rescaled(moved: torch.Tensor, delta_in: torch.Tensor, plain: torch.Tensor) -> torch.Tensor:
@@ -214,7 +208,7 @@ class _Replay(TorchFunctionMode):
         self.references, self.calls = references, 0
         self.reveal_cancel, self.merged = reveal_cancel, merged
         self.sources: dict[int, tuple] = {}  # id(output of a linear layer or sum) -> how it was made
-        self.units: dict[int, tuple] = {}  # id(output of a ReLU-family unit) -> (output, its input, reference, f, clamp)
+        self.units: dict[int, tuple] = {}  # id(output of a ReLU-family unit) -> (output, its input, reference, clamp)
 
     def _next(self, what: str):
         if self.calls >= len(self.references):
@@ -255,7 +249,7 @@ class _Replay(TorchFunctionMode):
         output = _Rescale.apply(unit_input, reference, compute, clamp)
         result = inputs.copy_(output) if in_place else output
         if clamp is not None:
-            self.units[id(result)] = (result, unit_input, reference, compute, clamp)
+            self.units[id(result)] = (result, unit_input, reference, clamp)
         return result
 
     def _pool(self, func, args, kwargs, reference):
@@ -267,8 +261,8 @@ class _Replay(TorchFunctionMode):
         unit = self.units.get(id(inputs))
         if unit is None or unit[0] is not inputs:
             return _RescalePool.apply(inputs, reference, pooled)
-        _, unit_input, unit_reference, compute, clamp = unit
-        return _RescalePool.apply(unit_input, unit_reference, pooled, (compute, clamp), (inputs.detach(), reference))
+        _, unit_input, unit_reference, clamp = unit
+        return _RescalePool.apply(unit_input, unit_reference, pooled, clamp, (inputs.detach(), reference))
 
     def _linear(self, func, args, kwargs):
         reference = self._next("layers")
