@@ -243,6 +243,22 @@ def test_flat_rule_sends_relevance_back_as_the_all_ones_transpose(kind, weight, 
     torch.testing.assert_close(op.backward_of_ones(grad, like), op.backward(grad, op.weight, like), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("pool, shape", [(torch.nn.functional.adaptive_avg_pool2d, (2, 3, 5, 7)),
+                                         (torch.nn.functional.adaptive_avg_pool3d, (2, 3, 4, 5, 3))])
+def test_average_pools_pass_relevance_as_by_autograd(pool, shape):
+    """Adaptive average pools use torch's own transposed op; the same relevance as through autograd."""
+    from unboxed.attribution.relevance_mode import TRANSPOSES, _Ratio
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(shape, generator=generator, dtype=torch.float64, requires_grad=True)
+    size = (2,) * (len(shape) - 2)
+    seed = torch.rand((shape[0], shape[1], *size), generator=generator, dtype=torch.float64)
+    direct, = torch.autograd.grad(_Ratio.apply(x, lambda t: pool(t, size), 1e-12, TRANSPOSES[pool]), x, seed)
+    nested, = torch.autograd.grad(_Ratio.apply(x, lambda t: pool(t, size), 1e-12), x, seed)
+    torch.testing.assert_close(direct, nested, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(direct.sum(), seed.sum(), rtol=1e-9, atol=0)  # conserves (positive inputs)
+
+
 def test_deeplift_shap_agrees_with_captum():
     model, inputs = models.relu_clone_maxpool(2)
     background = torch.rand(3, *inputs.shape[1:], generator=torch.Generator().manual_seed(0), dtype=inputs.dtype)
