@@ -5,8 +5,9 @@ and its reference x' (the gradient where x and x' coincide: exactly, for the ReL
 quotient is otherwise always defined; within 1e-10 for smooth activations); linear ops (conv, linear,
 BatchNorm in eval, pooling by averages, sums) keep their ordinary gradient, which is their
 multiplier. Max pooling routes each output's difference to the positions that won in the input
-and in the reference (Captum's rule), divided by the input difference there. The attributions
-(x - x') * m then add up to f(x) - f(x') exactly.
+and in the reference (Captum's rule), divided by the input difference there; a ReLU-family unit
+right before it is passed back through in the same step, only where the pool routes. The
+attributions (x - x') * m then add up to f(x) - f(x') exactly.
 
 The reference pass runs first and records every nonlinearity's input in call order; the pass on
 the inputs replays them in the same order. Both are seen by a `TorchFunctionMode`, as in
