@@ -36,7 +36,7 @@ def timed(function, repeats: int) -> tuple[float, object]:
     return best, result
 
 
-def floor(model, sample: torch.Tensor, total: int, repeats: int, batches=(256, 1024, 4096, 16384, 65536)):
+def floor(model, sample: torch.Tensor, total: int, repeats: int, batches=(256, 1024, 2048, 4096, 8192, 16384, 32768, 65536)):
     """The bare no-grad forward of `total` inputs like `sample` at its fastest batch size: (run, batch)."""
     results, runs = {}, {}
     for batch in batches:
