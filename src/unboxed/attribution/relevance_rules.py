@@ -42,16 +42,24 @@ def stabilise(z: torch.Tensor, eps: float) -> torch.Tensor:
     return torch.copysign(torch.tensor(eps, dtype=z.dtype, device=z.device), z).add_(z)
 
 
-def ratio(relevance: torch.Tensor, z: torch.Tensor, eps: float) -> torch.Tensor:
+def ratio(relevance: torch.Tensor, z: torch.Tensor, eps: float, nonnegative: bool = False) -> torch.Tensor:
     """relevance / stabilise(z, eps), written into one new tensor where the shapes allow (each new
-    activation-sized tensor costs its page faults on a CPU, more than the arithmetic).
+    activation-sized tensor costs its page faults on a CPU, more than the arithmetic). With
+    `nonnegative` (z >= 0, as sums of non-negative terms are, and the caller's to overwrite) the
+    stabiliser is +eps and everything is written into z: no new tensor.
 
     >>> ratio(torch.tensor([1.0, 1.0]), torch.tensor([-3.5, 0.0]), 0.5).tolist()
     [-0.25, 2.0]
+    >>> z = torch.tensor([1.5, 0.0])
+    >>> ratio(torch.tensor([1.0, 1.0]), z, 0.5, nonnegative=True).tolist(), z.tolist()
+    ([0.5, 2.0], [0.5, 2.0])
     """
+    tracked = torch.is_grad_enabled() and (relevance.requires_grad or z.requires_grad)
+    same = z.shape == relevance.shape  # (torch.broadcast_shapes costs more than the division)
+    if nonnegative and same and not tracked:
+        return torch.div(relevance, z.add_(eps), out=z)
     denominator = stabilise(z, eps)
-    tracked = torch.is_grad_enabled() and (relevance.requires_grad or denominator.requires_grad)
-    if tracked or denominator.shape != relevance.shape:  # (torch.broadcast_shapes costs more than the division)
+    if tracked or not same:
         return relevance / denominator
     return torch.div(relevance, denominator, out=denominator)
 
@@ -210,7 +218,7 @@ class AlphaBeta(Rule):
         wp, wn = op.weight.clamp(min=0), op.weight.clamp(max=0)
         bp, bn = (_positive(op.bias), _negative(op.bias)) if self.bias else (None, None)
         xp, xn = _signed_parts(x)
-        grad_p = ratio(relevance, op.forward(xp, wp, bp) + _forward(op, xn, wn, None), self.eps)
+        grad_p = ratio(relevance, op.forward(xp, wp, bp) + _forward(op, xn, wn, None), self.eps, nonnegative=True)
         result = self.alpha * (op.term(xp, wp, grad_p) + _term(op, xn, wn, grad_p))
         if self.beta:
             grad_n = ratio(relevance, op.forward(xp, wn, bn) + _forward(op, xn, wp, None), self.eps)
@@ -230,7 +238,7 @@ class ZPlus(Rule):
         bias = _positive(op.bias) if self.bias else None
         if bool(x.min() >= 0):  # after a ReLU: the one term (x, W+)
             wp = op.weight.clamp(min=0)
-            return op.term(x, wp, ratio(relevance, op.forward(x, wp, bias), self.eps))
+            return op.term(x, wp, ratio(relevance, op.forward(x, wp, bias), self.eps, nonnegative=True))
         # Both signs: x+ W+ + x- W- = (x W + |x| |W|) / 2, and x W is the layer's own output less its
         # bias, so one convolution serves where the two terms took two (the same holds backward).
         # Computed in place on the one new output-sized tensor (EfficientNet's expansions: 77 MB each).
