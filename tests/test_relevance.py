@@ -139,6 +139,30 @@ def test_zplus_on_inputs_of_both_signs_with_a_bias_is_the_explicit_rule(kind):
     torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
 
 
+class _ShiftedAfterReLU(nn.Module):
+    """conv -> ReLU -> minus 1 -> conv: the second conv's input has both signs; `in_place` subtracts in place."""
+
+    def __init__(self, in_place: bool):
+        super().__init__()
+        self.in_place, self.conv1, self.conv2 = in_place, nn.Conv2d(1, 3, 3), nn.Conv2d(3, 2, 3)
+
+    def forward(self, x):
+        hidden = torch.relu(self.conv1(x))
+        hidden = hidden.sub_(1.0) if self.in_place else hidden - 1.0
+        return self.conv2(hidden).flatten(1)
+
+
+def test_a_relu_output_changed_in_place_is_not_taken_as_nonnegative():
+    """z+ skips the sign check for inputs that come straight from a ReLU; one changed in place since
+    (here made signed) is checked again, so both ways of writing the model give the same map."""
+    torch.manual_seed(0)
+    twins = [_ShiftedAfterReLU(in_place).double().eval() for in_place in (False, True)]
+    twins[1].load_state_dict(twins[0].state_dict())
+    inputs = torch.rand(2, 1, 6, 6, dtype=torch.float64)
+    maps = [LRP(m, composite=Composite(conv=ZPlus(), first=ZPlus())).explain(inputs, target=1).values for m in twins]
+    np.testing.assert_allclose(maps[1], maps[0], rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("name", ["digits_cnn", "digits_resnet"])
 @pytest.mark.parametrize("composite", ["epsilon_plus_flat", "epsilon_gamma_box"])
 def test_composites_agree_with_zennit(test_models, name, composite):

@@ -196,6 +196,7 @@ class RelevanceMode(TorchFunctionMode):
         self.choose, self.owners, self.eps, self.merged, self.named = choose, owners, float(eps), merged, named
         self.positive_sums = sums == "positive"
         self.position = 0
+        self.nonnegatives: dict[int, tuple[torch.Tensor, int]] = {}  # id -> (ReLU-family output, its version)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -228,7 +229,8 @@ class RelevanceMode(TorchFunctionMode):
         name = self.owners.get(id(weight), "(a weight not owned by the model)")
         rule = self.choose(kind, name, self.position)
         self.position += 1
-        return _Ruled.apply(inputs, weight, bias, LinearOp(kind, weight, bias, options), rule)
+        op = LinearOp(kind, weight, bias, options, self._nonnegative(inputs))
+        return _Ruled.apply(inputs, weight, bias, op, rule)
 
     def _ratio(self, func, args, kwargs):
         if not _carries(args[0]):
@@ -244,8 +246,17 @@ class RelevanceMode(TorchFunctionMode):
             return _Pass.apply(inputs, lambda x: func(x, *args[1:], **kwargs))
         _, low, high, inplace = activation
         if not inplace:
-            return _RuledClamp.apply(inputs, low, high, PASS)
-        return inputs.copy_(_RuledClamp.apply(inputs.clone(), low, high, PASS))
+            output = _RuledClamp.apply(inputs, low, high, PASS)
+        else:
+            output = inputs.copy_(_RuledClamp.apply(inputs.clone(), low, high, PASS))
+        if low >= 0:
+            self.nonnegatives[id(output)] = (output, output._version)
+        return output
+
+    def _nonnegative(self, inputs: torch.Tensor) -> bool:
+        """Whether `inputs` is a ReLU-family output >= 0, unchanged since (its version counter)."""
+        known = self.nonnegatives.get(id(inputs))
+        return known is not None and known[0] is inputs and known[1] == inputs._version
 
     def _sum(self, func, args, kwargs):
         a, b = args[0], _argument(args, kwargs, 1, "other", None)

@@ -74,6 +74,7 @@ class LinearOp:
     weight: torch.Tensor
     bias: torch.Tensor | None
     options: dict[str, Any]  # conv: stride, padding, dilation, groups
+    nonnegative_input: bool = False  # known >= 0 (a ReLU's output): the rules need not look
 
     def forward(self, inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         if self.kind == "linear":
@@ -122,10 +123,10 @@ class LinearOp:
         return self.backward(grad, weight, inputs).mul_(inputs)
 
 
-def _signed_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _signed_parts(x: torch.Tensor, nonnegative: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(x+, x-), with x- None when x has no negative entry (after a ReLU): its terms are all zero, so
     the rules skip them, which halves their work on ReLU networks."""
-    if bool(x.min() >= 0):  # a reduction: cheaper than comparing every entry
+    if nonnegative or bool(x.min() >= 0):  # a reduction: cheaper than comparing every entry
         return x, None
     return x.clamp(min=0), x.clamp(max=0)
 
@@ -195,7 +196,7 @@ class Gamma(Rule):
         up_w, down_w = w + g * w.clamp(min=0), w + g * w.clamp(max=0)
         up_b = None if b is None else b + g * b.clamp(min=0)
         down_b = None if b is None else b + g * b.clamp(max=0)
-        xp, xn = _signed_parts(x)
+        xp, xn = _signed_parts(x, op.nonnegative_input)
         positive = op.forward(xp, up_w, up_b) + _forward(op, xn, down_w, None)
         negative = op.forward(xp, down_w, down_b) + _forward(op, xn, up_w, None)
         grad_p = (z > 0) * ratio(relevance, positive, self.eps)
@@ -217,7 +218,7 @@ class AlphaBeta(Rule):
     def relevance(self, op, x, z, relevance):
         wp, wn = op.weight.clamp(min=0), op.weight.clamp(max=0)
         bp, bn = (_positive(op.bias), _negative(op.bias)) if self.bias else (None, None)
-        xp, xn = _signed_parts(x)
+        xp, xn = _signed_parts(x, op.nonnegative_input)
         grad_p = ratio(relevance, op.forward(xp, wp, bp) + _forward(op, xn, wn, None), self.eps, nonnegative=True)
         result = self.alpha * (op.term(xp, wp, grad_p) + _term(op, xn, wn, grad_p))
         if self.beta:
@@ -236,7 +237,7 @@ class ZPlus(Rule):
 
     def relevance(self, op, x, z, relevance):
         bias = _positive(op.bias) if self.bias else None
-        if bool(x.min() >= 0):  # after a ReLU: the one term (x, W+)
+        if op.nonnegative_input or bool(x.min() >= 0):  # after a ReLU: the one term (x, W+)
             wp = op.weight.clamp(min=0)
             return op.term(x, wp, ratio(relevance, op.forward(x, wp, bias), self.eps, nonnegative=True))
         # Both signs: x+ W+ + x- W- = (x W + |x| |W|) / 2, and x W is the layer's own output less its
